@@ -1,0 +1,395 @@
+"""The `plansync` command line (typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from node import __version__
+from node.config import (
+    CONFIG_FILE,
+    ConfigError,
+    NodeConfig,
+    Settings,
+    build_config,
+    default_database_url,
+    load_config,
+    resolve_data_dir,
+    write_config,
+)
+
+T = TypeVar("T")
+
+app = typer.Typer(help="plansync — one node of the women's and children's plan sync network "
+                       "(妇女儿童发展规划同步节点)", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+users_app = typer.Typer(help="Local user accounts and API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+children_app = typer.Typer(help="Child offices: invites and enrolment status.",
+                           no_args_is_help=True)
+keys_app = typer.Typer(help="This node's signing key.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outgoing envelopes.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(children_app, name="children")
+app.add_typer(keys_app, name="keys")
+app.add_typer(outbox_app, name="outbox")
+
+DataDir = typer.Option(None, "--data-dir", help="node data directory "
+                       "(default: $PLANSYNC_DATA_DIR or ./plansync-data)")
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.secho(f"错误 error: {msg}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _cfg(data_dir: Path | None) -> NodeConfig:
+    try:
+        return load_config(data_dir)
+    except ConfigError as e:
+        _fail(str(e))
+        raise AssertionError from None
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+async def _with_rt(cfg: NodeConfig, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from node.runtime import NodeRuntime
+
+    rt = NodeRuntime.open(cfg)
+    try:
+        from node.db import ensure_current
+
+        await ensure_current(rt.engine)
+        return await fn(rt)
+    finally:
+        await rt.close()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"plansync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    pass
+
+
+@app.command()
+def init(
+    code: str = typer.Option(..., help="6-digit GB/T 2260 division code, e.g. 150603"),
+    name: str = typer.Option(..., help="office name, e.g. 康巴什区"),
+    level: str = typer.Option(..., help="province | city | county"),
+    parent_url: str = typer.Option(None, help="base URL of the parent node (not for a province)"),
+    base_url: str = typer.Option("http://127.0.0.1:8000", help="this node's own base URL"),
+    database_url: str = typer.Option(None, help="default: SQLite file in the data directory"),
+    redis_url: str = typer.Option(None, help="Redis for arq delivery (default: in-process)"),
+    timezone: str = typer.Option("Asia/Shanghai"),
+    data_dir: Path = DataDir,
+    force: bool = typer.Option(False, help="overwrite an existing node.json (keeps the key)"),
+) -> None:
+    """Create a node: config file, Ed25519 key pair (owner-only), migrated database."""
+    from sync import Signer
+
+    ddir = resolve_data_dir(data_dir)
+    if (ddir / CONFIG_FILE).exists() and not force:
+        _fail(f"{ddir / CONFIG_FILE} already exists; use --force to rewrite it")
+    cfg = _validated({"code": code, "name": name, "level": level, "parent_url": parent_url,
+                      "base_url": base_url, "redis_url": redis_url, "timezone": timezone,
+                      "database_url": database_url or default_database_url(ddir),
+                      "data_dir": str(ddir)})
+    ddir.mkdir(parents=True, exist_ok=True)
+    ddir.chmod(0o700)
+    if cfg.key_path.exists():
+        signer = Signer.load(cfg.key_path)
+    else:
+        signer = Signer.generate()
+        signer.save(cfg.key_path)
+    write_config(cfg)
+
+    async def go() -> None:
+        from node.db import create_engine, session_factory, transaction, upgrade
+        from node.protocol.directory import ensure_self
+
+        engine = create_engine(cfg.database_url)
+        try:
+            await upgrade(engine)
+            async with transaction(session_factory(engine)) as session:
+                await ensure_self(session, cfg, signer)
+        finally:
+            await engine.dispose()
+
+    _run(go)
+    typer.echo(f"已创建节点 node created: {cfg.code} {cfg.name} ({cfg.level.value})")
+    typer.echo(f"  data dir: {ddir}\n  key id:   {signer.key_id}\n  listens:  {cfg.base_url}")
+    if cfg.parent_url:
+        typer.echo(f"  next: ask the parent office for an invite token, then "
+                   f"`plansync enroll --token TOKEN --data-dir {ddir}`")
+
+
+def _validated(raw: dict[str, Any]) -> NodeConfig:
+    try:
+        return build_config(raw)
+    except ConfigError as e:
+        _fail(str(e))
+        raise AssertionError from None
+
+
+@app.command()
+def serve(
+    data_dir: Path = DataDir,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+) -> None:
+    """Run the node's HTTP server (and in-process delivery when no Redis is configured)."""
+    import uvicorn
+
+    from node.app import create_app
+    from node.db import SchemaBehind, create_engine, ensure_current
+    from node.ops.logs import setup_logging
+
+    cfg = _cfg(data_dir)
+    settings = Settings()
+
+    async def check() -> None:
+        engine = create_engine(cfg.database_url)
+        try:
+            await ensure_current(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        _run(check)
+    except SchemaBehind as e:
+        _fail(str(e), 1)
+    except OSError as e:
+        _fail(f"database unreachable ({e}); check database_url in {CONFIG_FILE}", 1)
+    setup_logging(settings.log_level, settings.log_json)
+    uvicorn.run(create_app(cfg, settings), host=host, port=port, log_config=None,
+                access_log=False)
+
+
+@app.command()
+def worker(data_dir: Path = DataDir) -> None:
+    """Run the arq worker that delivers this node's outbox (needs redis_url)."""
+    from arq.worker import run_worker
+
+    from node.delivery.worker import worker_settings
+    from node.ops.logs import setup_logging
+
+    cfg = _cfg(data_dir)
+    if not cfg.redis_url:
+        _fail("no redis_url configured: without Redis, `plansync serve` delivers in-process "
+              "and no worker is needed")
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_json)
+    run_worker(worker_settings(cfg, settings))  # type: ignore[arg-type]
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: Path = DataDir) -> None:
+    """Migrate the database schema to this version of plansync."""
+    from node.db import create_engine, current_revision, head_revision, upgrade
+
+    cfg = _cfg(data_dir)
+
+    async def go() -> tuple[str | None, str | None]:
+        engine = create_engine(cfg.database_url)
+        try:
+            before = await current_revision(engine)
+            await upgrade(engine)
+            return before, await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = _run(go)
+    typer.echo(f"数据库已升级 database upgraded: {before or 'empty'} -> {after} "
+               f"(head {head_revision()})")
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: str = typer.Option(..., help="admin|editor|reviewer|member_unit|auditor|viewer"),
+    password: str = typer.Option(None, help="optional; for signing in to the API by password"),
+    data_dir: Path = DataDir,
+) -> None:
+    """Create a user and print a new API token for it (shown once)."""
+    from node.auth.service import create_user, issue_token
+    from node.db import transaction
+    from node.errors import NodeError
+
+    cfg = _cfg(data_dir)
+
+    async def go(rt: Any) -> str:
+        async with transaction(rt.sessions) as session:
+            user = await create_user(session=session, name=name, role=role, password=password,
+                                     actor="cli")
+            return await issue_token(session=session, user=user, label="cli", actor="cli")
+
+    try:
+        token = _run(lambda: _with_rt(cfg, go))
+    except NodeError as e:
+        _fail(e.message)
+    typer.echo(f"已创建用户 user created: {name} ({role})")
+    typer.echo(f"API token (shown once): {token}")
+
+
+@users_app.command("token")
+def users_token(name: str, data_dir: Path = DataDir) -> None:
+    """Issue another API token for an existing user."""
+    from sqlalchemy import select
+
+    from node.auth.service import issue_token
+    from node.db import transaction
+    from node.models import User
+
+    cfg = _cfg(data_dir)
+
+    async def go(rt: Any) -> str | None:
+        async with transaction(rt.sessions) as session:
+            user = await session.scalar(select(User).where(User.name == name))
+            if user is None:
+                return None
+            return await issue_token(session=session, user=user, label="cli", actor="cli")
+
+    token = _run(lambda: _with_rt(cfg, go))
+    if token is None:
+        _fail(f"no user {name!r}; create it with `plansync users add {name} --role ROLE`")
+    typer.echo(token)
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: Path = DataDir) -> None:
+    """Check the audit chain; name every modified or deleted row. Exit 1 if broken."""
+    from node.audit.service import verify_chain
+
+    cfg = _cfg(data_dir)
+
+    async def go(rt: Any) -> Any:
+        async with rt.sessions() as session:
+            return await verify_chain(session=session)
+
+    rep = _run(lambda: _with_rt(cfg, go))
+    if rep.ok:
+        typer.echo(f"审计链完整 audit chain intact: {rep.rows} rows, head {rep.head}")
+        return
+    for p in rep.problems:
+        typer.secho(f"  {p}", fg=typer.colors.RED)
+    _fail(f"audit chain broken: {len(rep.problems)} problem(s) in {rep.rows} rows", 1)
+
+
+@children_app.command("invite")
+def children_invite(
+    code: str, name: str = typer.Option(..., help="child office name, e.g. 康巴什区"),
+    ttl_hours: int = typer.Option(72, help="hours until the token expires"),
+    data_dir: Path = DataDir,
+) -> None:
+    """Print a one-time enrolment token for a child office."""
+    from node.db import transaction
+    from node.errors import NodeError
+    from node.protocol.enrol import create_invite
+
+    cfg = _cfg(data_dir)
+
+    async def go(rt: Any) -> str:
+        async with transaction(rt.sessions) as session:
+            return await create_invite(session=session, code=code, name=name, actor="cli",
+                                       ttl=timedelta(hours=ttl_hours))
+
+    try:
+        token = _run(lambda: _with_rt(cfg, go))
+    except NodeError as e:
+        _fail(e.message)
+    typer.echo(token)
+
+
+@children_app.command("list")
+def children_list(data_dir: Path = DataDir,
+                  as_json: bool = typer.Option(False, "--json")) -> None:
+    """Enrolled children and their last contact."""
+    from sqlalchemy import select
+
+    from node.models import KnownNode
+    from sync import format_ts
+
+    cfg = _cfg(data_dir)
+
+    async def go(rt: Any) -> list[dict[str, Any]]:
+        async with rt.sessions() as session:
+            rows = (await session.scalars(select(KnownNode).where(
+                KnownNode.relation == "child").order_by(KnownNode.code))).all()
+        return [{"code": n.code, "name": n.name, "level": n.level, "base_url": n.base_url,
+                 "enrolled_at": format_ts(n.enrolled_at) if n.enrolled_at else None,
+                 "last_contact_at": format_ts(n.last_contact_at) if n.last_contact_at else None}
+                for n in rows]
+
+    rows = _run(lambda: _with_rt(cfg, go))
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("尚无下级节点 no children enrolled yet")
+    for r in rows:
+        typer.echo(f"{r['code']}  {r['name']:<10} {r['level']:<8} last contact "
+                   f"{r['last_contact_at'] or '-'}  {r['base_url'] or ''}")
+
+
+@app.command()
+def enroll(token: str = typer.Option(..., help="one-time token from the parent office"),
+           data_dir: Path = DataDir) -> None:
+    """Enrol this node with its parent (parent URL from the config)."""
+    from node.protocol.enrol import enroll_with_parent
+    from sync import SyncError
+
+    cfg = _cfg(data_dir)
+    try:
+        answer = _run(lambda: _with_rt(cfg, lambda rt: enroll_with_parent(rt, token)))
+    except SyncError as e:
+        _fail(f"enrolment failed: {e}", 1)
+    p = answer["parent"]
+    typer.echo(f"已加入 enrolled under {p['code']} {p['name']} ({p['level']}); "
+               f"trusted ancestors: {', '.join(a['code'] for a in answer['ancestors'])}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(data_dir: Path = DataDir) -> None:
+    """Replace this node's signing key; announce it to parent and children."""
+    from node.protocol.keys import rotate_key
+
+    cfg = _cfg(data_dir)
+    old, new = _run(lambda: _with_rt(cfg, rotate_key))
+    typer.echo(f"密钥已轮换 key rotated: {old} -> {new} (announcement queued in the outbox)")
+
+
+@outbox_app.command("status")
+def outbox_status(data_dir: Path = DataDir) -> None:
+    """Rows per status and the age of the oldest undelivered one."""
+    from node.delivery.deliver import outbox_stats
+
+    cfg = _cfg(data_dir)
+    counts, age = _run(lambda: _with_rt(cfg, outbox_stats))
+    typer.echo(json.dumps({"counts": counts, "oldest_pending_seconds": round(age, 1)}))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

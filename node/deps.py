@@ -1,0 +1,45 @@
+"""FastAPI dependencies: the runtime, one session per request, the authenticated user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.auth.service import Perm, allows, user_for_token
+from node.errors import Forbidden, Unauthenticated
+from node.models import User
+from node.runtime import NodeRuntime
+
+
+def get_rt(request: Request) -> NodeRuntime:
+    rt: NodeRuntime = request.app.state.rt
+    return rt
+
+
+async def get_session(rt: NodeRuntime = Depends(get_rt)) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed on success, rolled back on any error."""
+    async with rt.sessions() as session, session.begin():
+        yield session
+
+
+async def current_user(request: Request, session: AsyncSession = Depends(get_session)) -> User:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("sign in first: send 'Authorization: Bearer <API token>' "
+                              "(plansync users token NAME, or POST /api/v1/auth/token)")
+    user = await user_for_token(session=session, token=token.strip())
+    if user is None:
+        raise Unauthenticated("API token is unknown or revoked; get a new one")
+    return user
+
+
+def require(perm: Perm) -> Callable[..., Awaitable[User]]:
+    async def dep(user: User = Depends(current_user)) -> User:
+        if not allows(user.role, perm):
+            raise Forbidden(f"role {user.role} may not do this (needs {perm.value})")
+        return user
+
+    return dep

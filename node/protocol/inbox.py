@@ -1,0 +1,164 @@
+"""Receiving envelopes: idempotent, verified, applied and relayed in one transaction.
+
+Per envelope: duplicate check (same id: same content → the stored receipt; different content
+→ ``id_conflict``), full verification (sync.verify), then store, apply the type's handler if
+the envelope is for this node, and queue relays (unchanged) to the parent or children.
+Handlers validate before they write: a Rejected raised by a handler must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.db import transaction
+from node.models import EnvelopeRecord, KnownNode, NodeKey
+from node.protocol.directory import add_key, load_directory, upsert_node
+from node.protocol.outbox import add_outbox, store_envelope
+from node.runtime import NodeRuntime
+from sync import (
+    Directory,
+    Envelope,
+    ErrorCode,
+    KeyInfo,
+    Rejected,
+    envelope_hash,
+    format_ts,
+    parse_ts,
+    utcnow,
+    verify,
+)
+
+log = logging.getLogger("plansync.inbox")
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    rt: NodeRuntime
+    directory: Directory
+    env: Envelope
+    targets: set[str]
+
+
+Handler = Callable[[Context], Awaitable[dict[str, Any] | None]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(type_name: str) -> Callable[[Handler], Handler]:
+    """Register the effect of an envelope type at its recipient. A handler may return extra
+    receipt fields."""
+
+    def deco(fn: Handler) -> Handler:
+        HANDLERS[type_name] = fn
+        return fn
+
+    return deco
+
+
+@handles("node.enrolled")
+async def _node_enrolled(ctx: Context) -> None:
+    b = ctx.env["body"]
+    # the origin (an enrolled descendant) vouches for its new child
+    if b["parent"] != ctx.env["origin"]:
+        raise Rejected(ErrorCode.schema_violation,
+                       "node.enrolled may only announce the origin's own child", "/body/parent")
+    existing = ctx.directory.parents.get(b["code"], b["parent"])
+    if b["code"] == ctx.directory.self_code or existing != b["parent"]:
+        raise Rejected(ErrorCode.enrol_mismatch,
+                       f"node {b['code']} is already known under another parent", "/body/code")
+    await upsert_node(ctx.session, code=b["code"], name=b["name"], level=b["level"],
+                      parent=b["parent"], relation="descendant")
+    await add_key(ctx.session, code=b["code"], key_id=b["key_id"], public_key=b["public_key"])
+    ctx.directory.parents[b["code"]] = b["parent"]
+    ctx.directory.keys[(b["code"], b["key_id"])] = KeyInfo(b["public_key"])
+    return None
+
+
+@handles("key.rotation")
+async def _key_rotation(ctx: Context) -> None:
+    b = ctx.env["body"]
+    origin = ctx.env["origin"]
+    if b["node"] != origin or b["previous_key_id"] != ctx.env["key_id"]:
+        raise Rejected(ErrorCode.schema_violation,
+                       "a key rotation must be signed by the node's previous key", "/body")
+    rotated = parse_ts(b["rotated_at"])
+    await ctx.session.execute(
+        update(NodeKey).where(NodeKey.code == origin, NodeKey.key_id == b["previous_key_id"])
+        .values(valid_until=rotated))
+    await add_key(ctx.session, code=origin, key_id=b["key_id"], public_key=b["public_key"])
+    old = ctx.directory.keys[(origin, b["previous_key_id"])]
+    ctx.directory.keys[(origin, b["previous_key_id"])] = KeyInfo(old.public_key, rotated)
+    ctx.directory.keys[(origin, b["key_id"])] = KeyInfo(b["public_key"])
+    return None
+
+
+def _rejected(env_id: Any, e: Rejected) -> dict[str, Any]:
+    return {"id": env_id if isinstance(env_id, str) else None, "status": "rejected",
+            "error": e.as_dict()}
+
+
+async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]], set[str]]:
+    """Receive a batch. Returns one result per envelope and the neighbours to kick."""
+    results: list[dict[str, Any]] = []
+    targets: set[str] = set()
+    s = rt.settings
+    async with transaction(rt.sessions) as session:
+        directory = await load_directory(session, rt.cfg.code)
+        ids = [d["id"] for d in docs if isinstance(d, dict) and isinstance(d.get("id"), str)]
+        stored: dict[str, tuple[str, Any]] = {}
+        if ids:
+            for rid, h, rcpt in (await session.execute(
+                select(EnvelopeRecord.id, EnvelopeRecord.content_hash, EnvelopeRecord.receipt)
+                .where(EnvelopeRecord.id.in_(ids)))).all():
+                stored[rid] = (h, rcpt)
+        touched: set[str] = set()
+        for doc in docs:
+            env_id = doc.get("id") if isinstance(doc, dict) else None
+            try:
+                if isinstance(env_id, str) and env_id in stored:
+                    h, rcpt = stored[env_id]
+                    if h == envelope_hash(doc):
+                        results.append({**rcpt, "status": "duplicate"})
+                        rt.metrics.envelopes.labels(doc.get("type"), "duplicate").inc()
+                        continue
+                    raise Rejected(ErrorCode.id_conflict,
+                                   f"envelope {env_id} was already received with other content",
+                                   "/id")
+                route = verify(doc, directory=directory, max_body_bytes=s.max_body_bytes,
+                               max_skew=timedelta(seconds=s.max_clock_skew_seconds))
+                env: Envelope = doc
+                receipt: dict[str, Any] = {
+                    "id": env["id"], "status": "accepted", "receiver": rt.cfg.code,
+                    "received_at": format_ts(utcnow()),
+                }
+                ctx = Context(session, rt, directory, env, targets)
+                if route.local and (handler := HANDLERS.get(env["type"])) is not None:
+                    extra = await handler(ctx)
+                    if extra:
+                        receipt.update(extra)
+                store_envelope(session, env, local=route.local, receipt=receipt)
+                await session.flush()
+                targets |= await add_outbox(session, envelope_id=env["id"], route=route,
+                                            directory=directory)
+                stored[env["id"]] = (envelope_hash(env), receipt)
+                if directory.is_descendant(env["origin"]):
+                    touched.add(env["origin"])
+                results.append(receipt)
+                rt.metrics.envelopes.labels(env["type"], "accepted").inc()
+            except Rejected as e:
+                log.warning("envelope rejected", extra={
+                    "envelope_id": env_id, "code": e.code.value, "detail": e.message,
+                    "origin": doc.get("origin") if isinstance(doc, dict) else None})
+                rt.metrics.rejections.labels(e.code.value).inc()
+                results.append(_rejected(env_id, e))
+        if touched:
+            await session.execute(update(KnownNode).where(KnownNode.code.in_(touched))
+                                  .values(last_contact_at=utcnow()))
+    return results, targets
