@@ -199,7 +199,7 @@ def worker(data_dir: Path = DataDir) -> None:
               "and no worker is needed")
     settings = Settings()
     setup_logging(settings.log_level, settings.log_json)
-    run_worker(worker_settings(cfg, settings))  # type: ignore[arg-type]
+    run_worker(worker_settings(cfg, settings))
 
 
 @db_app.command("upgrade")

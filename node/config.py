@@ -120,7 +120,9 @@ class NodeConfig(BaseModel):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name like Asia/Shanghai")
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name like Asia/Shanghai"
+            ) from None
         return v
 
     @model_validator(mode="after")

@@ -70,4 +70,5 @@ __all__ = [
     "validate_envelope_shape",
     "verify",
     "verify_request",
+    "verify_signature",
 ]

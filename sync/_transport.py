@@ -102,7 +102,9 @@ class SyncClient:
         data: dict[str, Any] = await self._call("GET", f"{base_url}/sync/v1/identity")
         return data
 
-    async def push(self, base_url: str, envelopes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def push(
+        self, base_url: str, envelopes: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """POST a batch; return one result per envelope, in order."""
         data = await self._call("POST", f"{base_url}/sync/v1/envelopes",
                                 json={"envelopes": list(envelopes)})

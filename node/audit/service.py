@@ -38,7 +38,7 @@ async def record(
     before: Any = None, after: Any = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     last = (await session.execute(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)

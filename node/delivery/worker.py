@@ -13,7 +13,8 @@ from arq import Retry, cron
 from arq.connections import RedisSettings
 
 from node.config import NodeConfig, Settings
-from node.delivery.deliver import deliver_target as _deliver, due_targets
+from node.delivery.deliver import deliver_target as _deliver
+from node.delivery.deliver import due_targets
 from node.runtime import NodeRuntime
 
 

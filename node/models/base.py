@@ -32,7 +32,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError("UTCDateTime needs a timezone-aware datetime")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        out: datetime = value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return out
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

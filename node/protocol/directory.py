@@ -11,8 +11,8 @@ from sync import Directory, KeyInfo, Signer, utcnow
 
 
 async def load_directory(session: AsyncSession, self_code: str) -> Directory:
-    parents = {c: p for c, p in (await session.execute(
-        select(KnownNode.code, KnownNode.parent_code))).all()}
+    parents = dict((await session.execute(
+        select(KnownNode.code, KnownNode.parent_code))).all())
     parents.setdefault(self_code, None)
     keys = {
         (k.code, k.key_id): KeyInfo(k.public_key, k.valid_until)

@@ -59,9 +59,10 @@ async def pull_parent(rt: NodeRuntime, *, limit: int = 500) -> int:
         if not entries:
             return total
         results, targets = await ingest(rt, [e["envelope"] for e in entries])
-        for e, r in zip(entries, results, strict=True):
+        for entry, r in zip(entries, results, strict=True):
             if r["status"] == "rejected":
-                log.warning("feed entry rejected", extra={"seq": e["seq"], "error": r["error"]})
+                log.warning("feed entry rejected",
+                            extra={"seq": entry["seq"], "error": r["error"]})
         async with transaction(rt.sessions) as session:
             pnode = await session.get(KnownNode, parent)
             assert pnode is not None

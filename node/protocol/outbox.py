@@ -20,7 +20,7 @@ async def add_outbox(
     """Queue one envelope for the neighbours its route names; return the target codes."""
     now = utcnow()
     targets: set[str] = set()
-    if route.down and session.bind.dialect.name == "postgresql":
+    if route.down and session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FEED_LOCK})
     if route.up and directory.parent is not None:
         session.add(OutboxRow(envelope_id=envelope_id, target_code=directory.parent,
