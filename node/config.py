@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: int = 300
     pull_interval_seconds: float = 30.0
     sweep_interval_seconds: float = 5.0
+    # run the in-process delivery loop as a background task (tests drive it by hand)
+    delivery_loop: bool = True
 
 
 class NodeConfig(BaseModel):

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -56,6 +56,19 @@ async def transaction(
     """One unit of work: commit on success, roll back on any error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+ORDER_LOCK = 7_305_221
+
+
+async def order_lock(session: AsyncSession) -> None:
+    """Serialise, on PostgreSQL, the transactions whose commit order matters: audit-chain
+    appends, downward feed rows (cursors must never skip a row), and envelope ingestion
+    (concurrent deliveries of one envelope must see each other). One lock for all of them,
+    held until commit, so they cannot deadlock on each other. SQLite already has one writer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ORDER_LOCK})
 
 
 def alembic_config() -> Config:

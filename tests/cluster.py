@@ -147,7 +147,7 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     transport = RoutingTransport()
     # background loops idle; tests drive delivery with settle() for determinism
-    settings = settings or Settings(sweep_interval_seconds=3600, pull_interval_seconds=3600)
+    settings = settings or Settings(delivery_loop=False, pull_interval_seconds=3600)
     c = Cluster(transport, settings)
     try:
         for code, name, level, parent in nodes:

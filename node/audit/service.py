@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import order_lock
 from node.models import AuditEntry
 from sync import content_hash, format_ts, utcnow
 
 GENESIS = "0" * 64
-_LOCK_KEY = 7_305_221  # pg advisory lock id for the audit chain
 
 
 def entry_hash(
@@ -38,8 +38,7 @@ async def record(
     before: Any = None, after: Any = None,
 ) -> AuditEntry:
     """Append one entry in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    await order_lock(session)
     last = (await session.execute(
         select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     )).first()

@@ -38,13 +38,13 @@ class InProcessDispatcher(Dispatcher):
         self.pull = pull
         self._wake = asyncio.Event()
         self._kicked: set[str] = set()
-        self._not_before: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_pull = 0.0
         self.idle = asyncio.Event()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"delivery-{self.rt.cfg.code}")
+        if self.rt.settings.delivery_loop:
+            self._task = asyncio.create_task(self._run(), name=f"delivery-{self.rt.cfg.code}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -57,8 +57,6 @@ class InProcessDispatcher(Dispatcher):
         new = set(targets)
         if new:
             self._kicked |= new
-            for t in new:
-                self._not_before.pop(t, None)
             self.idle.clear()
             self._wake.set()
 
@@ -81,14 +79,11 @@ class InProcessDispatcher(Dispatcher):
         now = time.monotonic()
         targets = set(self._kicked) | set(await due_targets(self.rt))
         self._kicked.clear()
-        targets = {t for t in targets if self._not_before.get(t, 0) <= now}
         sem = asyncio.Semaphore(8)
 
-        async def one(t: str) -> None:
+        async def one(t: str) -> None:  # only due rows are sent: backoff lives in the table
             async with sem:
-                out = await deliver_target(self.rt, t)
-                if out.retry_in:
-                    self._not_before[t] = time.monotonic() + out.retry_in
+                await deliver_target(self.rt, t)
         await asyncio.gather(*(one(t) for t in sorted(targets)))
         if self.pull and now - self._last_pull >= self.rt.settings.pull_interval_seconds:
             self._last_pull = now

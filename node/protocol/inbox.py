@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.db import transaction
+from node.db import order_lock, transaction
 from node.models import EnvelopeRecord, KnownNode, NodeKey
 from node.protocol.directory import add_key, load_directory, upsert_node
 from node.protocol.outbox import add_outbox, store_envelope
@@ -110,6 +110,7 @@ async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]]
     targets: set[str] = set()
     s = rt.settings
     async with transaction(rt.sessions) as session:
+        await order_lock(session)
         directory = await load_directory(session, rt.cfg.code)
         ids = [d["id"] for d in docs if isinstance(d, dict) and isinstance(d.get("id"), str)]
         stored: dict[str, tuple[str, Any]] = {}

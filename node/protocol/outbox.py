@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.db import order_lock
 from node.models import EnvelopeRecord, OutboxRow
 from node.runtime import NodeRuntime
 from sync import Directory, Envelope, Route, envelope_hash, parse_ts, route_outgoing, seal, utcnow
-
-_FEED_LOCK = 7_305_222  # pg advisory lock: downward rows commit in seq order (feed cursors)
 
 
 async def add_outbox(
@@ -20,8 +18,8 @@ async def add_outbox(
     """Queue one envelope for the neighbours its route names; return the target codes."""
     now = utcnow()
     targets: set[str] = set()
-    if route.down and session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FEED_LOCK})
+    if route.down:
+        await order_lock(session)
     if route.up and directory.parent is not None:
         session.add(OutboxRow(envelope_id=envelope_id, target_code=directory.parent,
                               direction="up", next_attempt_at=now, created_at=now))

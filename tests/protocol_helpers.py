@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import func, select
+
+import sync
+from node.db import transaction
+from node.models import EnvelopeRecord, OutboxRow
+from node.protocol.outbox import emit
+from tests.cluster import Cluster
+
+
+def example(type_name: str) -> dict[str, Any]:
+    return copy.deepcopy(sync.type_schema(type_name)["examples"][0])
+
+
+async def send(c: Cluster, code: str, type_name: str, recipient: str, scope: str = "node",
+               body: dict[str, Any] | None = None) -> sync.Envelope:
+    rt = c.rt(code)
+    async with transaction(rt.sessions) as session:
+        env, targets = await emit(session, rt, type=type_name, recipient=recipient, scope=scope,
+                                  body=body or example(type_name))
+    assert rt.dispatcher is not None
+    rt.dispatcher.kick(targets)
+    return env
+
+
+async def record(c: Cluster, code: str, env_id: str) -> EnvelopeRecord | None:
+    async with c.rt(code).sessions() as s:
+        return await s.get(EnvelopeRecord, env_id)
+
+
+async def counts(c: Cluster, code: str) -> tuple[int, int]:
+    async with c.rt(code).sessions() as s:
+        return (await s.scalar(select(func.count()).select_from(EnvelopeRecord)) or 0,
+                await s.scalar(select(func.count()).select_from(OutboxRow)) or 0)
