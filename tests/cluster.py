@@ -143,7 +143,7 @@ TREE = [
 @contextlib.asynccontextmanager
 async def cluster(
     tmp: Path, db_factory: Callable[[], Any], nodes: list[tuple[str, str, str, str | None]] = TREE,
-    *, enrol: bool = True, settings: Settings | None = None,
+    *, enrol: bool = True, settings: Settings | None = None, redis: dict[str, str] | None = None,
 ) -> AsyncIterator[Cluster]:
     transport = RoutingTransport()
     # background loops idle; tests drive delivery with settle() for determinism
@@ -151,7 +151,8 @@ async def cluster(
     c = Cluster(transport, settings)
     try:
         for code, name, level, parent in nodes:
-            cfg = await make_node_config(tmp, code, name, level, parent, await db_factory())
+            cfg = await make_node_config(tmp, code, name, level, parent, await db_factory(),
+                                         redis_url=(redis or {}).get(code))
             await c.start(cfg)
         if enrol:
             for code, _, _, parent in nodes:

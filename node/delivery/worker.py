@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from arq import Retry, cron
 from arq.connections import RedisSettings
 
@@ -49,12 +50,14 @@ async def pull_parent(ctx: dict[str, Any]) -> int:
     return await _pull(ctx["rt"])
 
 
-def worker_settings(cfg: NodeConfig, settings: Settings) -> dict[str, Any]:
+def worker_settings(
+    cfg: NodeConfig, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> dict[str, Any]:
     """arq worker settings for one node (its own queue name on a shared Redis)."""
     assert cfg.redis_url
 
     async def startup(ctx: dict[str, Any]) -> None:
-        rt = NodeRuntime.open(cfg, settings)
+        rt = NodeRuntime.open(cfg, settings, transport=transport)
         ctx["rt"] = rt
 
     async def shutdown(ctx: dict[str, Any]) -> None:

@@ -1,0 +1,75 @@
+"""Delivery through a real arq worker on a real Redis, including a flushed Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from arq.worker import Worker
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from node.delivery.dispatch import ArqDispatcher
+from node.delivery.worker import worker_settings
+from node.models import OutboxRow
+from tests.cluster import Cluster, cluster
+from tests.conftest import DbFactory
+from tests.protocol_helpers import counts, record, send
+
+
+async def _run_worker_until(c: Cluster, code: str, cond, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    ws = worker_settings(c.cfgs[code], c.settings, transport=c.transport)
+    worker = Worker(**ws, burst=False, poll_delay=0.05, handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        async with asyncio.timeout(timeout):
+            while not await cond():
+                await asyncio.sleep(0.05)
+    finally:
+        await worker.close()
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+
+
+async def _wait_enqueued(c: Cluster, code: str) -> None:
+    disp = c.rt(code).dispatcher
+    assert isinstance(disp, ArqDispatcher)
+    while disp._tasks:
+        await asyncio.sleep(0.01)
+
+
+async def _delivered(c: Cluster, code: str, env_id: str) -> bool:
+    async with c.rt(code).sessions() as s:
+        row = await s.scalar(select(OutboxRow).where(OutboxRow.envelope_id == env_id))
+    return row is not None and row.status == "delivered"
+
+
+async def test_arq_worker_delivers_the_outbox(
+    tmp_path: Path, db_factory: DbFactory, redis_url: str
+) -> None:
+    async with cluster(tmp_path, db_factory, redis={"150603": redis_url}) as c:
+        env = await send(c, "150603", "plan.filing", "150600")
+        await _wait_enqueued(c, "150603")
+        r = Redis.from_url(redis_url)
+        assert await r.exists("arq:job:deliver:150600") == 1
+        await r.aclose()
+        await _run_worker_until(c, "150603", lambda: _delivered(c, "150603", env["id"]))
+        assert await record(c, "150600", env["id"]) is not None
+
+
+async def test_flushed_redis_is_recovered_by_the_sweeper(
+    tmp_path: Path, db_factory: DbFactory, redis_url: str
+) -> None:
+    async with cluster(tmp_path, db_factory, redis={"150603": redis_url}) as c:
+        before = await counts(c, "150600")
+        env = await send(c, "150603", "plan.filing", "150600")
+        await _wait_enqueued(c, "150603")
+        r = Redis.from_url(redis_url)
+        await r.flushdb()  # the queued job is lost
+        await r.aclose()
+        await _run_worker_until(c, "150603", lambda: _delivered(c, "150603", env["id"]))
+        assert await record(c, "150600", env["id"]) is not None
+        assert (await counts(c, "150600"))[0] == before[0] + 1  # exactly one effect
