@@ -9,6 +9,7 @@ from pathlib import Path
 
 from node.db import create_engine, session_factory
 from node.models import NodeKey
+from tests.cluster import TREE
 from tests.conftest import DbFactory
 from tests.procs import Proc, free_port, run_cli
 
@@ -29,8 +30,7 @@ async def _has_key(db_url: str, code: str, key_id: str, timeout: float = 30) -> 
 
 
 async def test_three_levels_as_real_processes(tmp_path: Path, db_factory: DbFactory) -> None:
-    tree = [("150000", "内蒙古自治区", "province", None), ("150600", "鄂尔多斯市", "city", "150000"),
-            ("150603", "康巴什区", "county", "150600")]
+    tree = TREE[:3]
     ports = {code: free_port() for code, *_ in tree}
     dbs: dict[str, str] = {}
     procs: dict[str, Proc] = {}
