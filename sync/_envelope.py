@@ -11,12 +11,13 @@ The signature covers the RFC 8785 canonical bytes of the envelope without ``sign
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ._canonical import canonical, content_hash
+from ._canonical import canonical
 from ._errors import ErrorCode, Rejected
 from ._ids import format_ts, new_id, parse_ts, utcnow
 from ._keys import Signer, verify_signature
@@ -32,9 +33,14 @@ def signing_bytes(env: Mapping[str, Any]) -> bytes:
     return canonical({k: v for k, v in env.items() if k != "signature"})
 
 
+def _hash(signed: bytes, signature: str) -> str:
+    return hashlib.sha256(signed + b"." + signature.encode("ascii", "replace")).hexdigest()
+
+
 def envelope_hash(env: Mapping[str, Any]) -> str:
-    """Content hash of the whole envelope (signature included): detects same-id replays."""
-    return content_hash(env)
+    """Content hash of the whole envelope: SHA-256 of its signing bytes, ".", signature.
+    Detects same-id replays with different content."""
+    return _hash(signing_bytes(env), str(env.get("signature", "")))
 
 
 def seal(
@@ -113,6 +119,14 @@ class Directory:
 
 
 @dataclass(frozen=True)
+class Verified:
+    """A verified envelope: where it goes here, and its content hash."""
+
+    route: Route
+    content_hash: str
+
+
+@dataclass(frozen=True)
 class Route:
     """Where a verified envelope goes at this node."""
 
@@ -172,11 +186,12 @@ def verify(
     max_body_bytes: int,
     max_skew: timedelta,
     now: datetime | None = None,
-) -> Route:
+) -> Verified:
     """Check one received envelope completely; return its route or raise :class:`Rejected`.
 
-    Checks, in order: shape, version, type, body size, clock, origin and direction, recipient,
-    key, signature, body schema. Nothing is changed here.
+    Checks, in order: shape, version, type, size, clock, origin and direction, recipient,
+    key, signature, body schema. Nothing is changed here. The size limit applies to the
+    canonical bytes of the envelope without its signature (what is signed).
     """
     validate_envelope_shape(doc)
     env: Envelope = doc
@@ -185,7 +200,8 @@ def verify(
     etype = env["type"]
     if etype not in known_types():
         raise Rejected(ErrorCode.unknown_type, f"unknown envelope type {etype!r}", "/type")
-    size = len(canonical(env["body"]))
+    signed = signing_bytes(env)
+    size = len(signed)
     if size > max_body_bytes:
         raise Rejected(
             ErrorCode.body_too_large, f"body is {size} bytes, limit {max_body_bytes}", "/body"
@@ -233,8 +249,8 @@ def verify(
             f"key {env['key_id']} of node {origin} was rotated away before {env['created_at']}",
             "/key_id",
         )
-    if not verify_signature(key.public_key, env["signature"], signing_bytes(env)):
+    if not verify_signature(key.public_key, env["signature"], signed):
         raise Rejected(ErrorCode.bad_signature, f"signature does not verify for {origin}",
                        "/signature")
     validate_body(etype, env["body"])
-    return rt
+    return Verified(rt, _hash(signed, env["signature"]))

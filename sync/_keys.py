@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -73,11 +74,15 @@ class Signer:
         return b64u_encode(self._key.sign(data))
 
 
+@lru_cache(maxsize=8192)
+def _public_key(public_key_b64: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(b64u_decode(public_key_b64))
+
+
 def verify_signature(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
     """True if ``signature_b64`` is a valid Ed25519 signature of ``data`` by the key."""
     try:
-        pub = Ed25519PublicKey.from_public_bytes(b64u_decode(public_key_b64))
-        pub.verify(b64u_decode(signature_b64), data)
+        _public_key(public_key_b64).verify(b64u_decode(signature_b64), data)
     except (InvalidSignature, ValueError):
         return False
     return True

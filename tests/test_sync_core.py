@@ -73,10 +73,81 @@ def test_routing_at_a_middle_node() -> None:
     down = seal(signer=keys["150000"], origin="150000", type="framework.release",
                 recipient="150000", scope="subtree",
                 body=sync.type_schema("framework.release")["examples"][0])
-    assert sync.verify(down, **kw) == sync.Route(True, False, ("150602", "150603"))
+    assert sync.verify(down, **kw).route == sync.Route(True, False, ("150602", "150603"))
     up = seal(signer=keys["150603"], origin="150603", type="ledger.entry", recipient="150603",
               scope="ancestors", body=sync.type_schema("ledger.entry")["examples"][0])
-    assert sync.verify(up, **kw) == sync.Route(True, True, ())
+    assert sync.verify(up, **kw).route == sync.Route(True, True, ())
     to_prov = seal(signer=keys["150603"], origin="150603", type="plan.filing",
                    recipient="150000", body=sync.type_schema("plan.filing")["examples"][0])
-    assert sync.verify(to_prov, **kw) == sync.Route(False, True, ())
+    assert sync.verify(to_prov, **kw).route == sync.Route(False, True, ())
+
+
+def _random_doc(rng, depth: int = 0):  # type: ignore[no-untyped-def]
+    kinds = ["int", "str", "bool", "null", "float", "bigint"] + (["list", "dict"] * 2
+                                                                 if depth < 4 else [])
+    k = rng.choice(kinds)
+    if k == "int":
+        return rng.randint(-10**9, 10**9)
+    if k == "bigint":
+        return rng.choice([2**53, -(2**53) + 1, 10**15, 12345678901234567])
+    if k == "float":
+        return rng.choice([0.5, 98.5, 1e21, 1e-7, 1.0, -0.0, 123456789012345680000.0, 1e16,
+                           0.0001, 3.14159, 5e-324, 1.7976931348623157e308])
+    if k == "str":
+        alphabet = "ab\"\\\n\t\x01\x1f\u2028€妇女儿童\U0001f600\ue000"
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+    if k == "bool":
+        return rng.random() < 0.5
+    if k == "null":
+        return None
+    if k == "list":
+        return [_random_doc(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    keys = ["a", "b", "é", "\ue000", "\U0001f600", "Z", "10", "1", "妇女", "\r"]
+    return {rng.choice(keys): _random_doc(rng, depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def test_fast_canonical_agrees_with_the_reference() -> None:
+    import random
+
+    import rfc8785
+
+    from sync._canonical import canonical_reference
+
+    rng = random.Random(8785)
+    checked = 0
+    for _ in range(3000):
+        doc = _random_doc(rng)
+        try:
+            ref = canonical_reference(doc)
+        except rfc8785.CanonicalizationError:
+            continue
+        assert canonical(doc) == ref, doc
+        checked += 1
+    assert checked > 1000
+    # a realistic envelope takes the fast path and still matches
+    s = Signer.generate()
+    env = seal(signer=s, origin="150603", type="plan.filing", recipient="150600",
+               body=sync.type_schema("plan.filing")["examples"][0])
+    assert canonical(env) == canonical_reference(env)
+
+
+def test_fast_schema_gate_agrees_with_jsonschema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from sync._schemas import _passes
+
+    for name in sorted(sync.known_types()):
+        schema = sync.type_schema(name)
+        ref = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        docs = list(schema["examples"])
+        for ex in schema["examples"]:
+            for key in ex:
+                broken = dict(ex)
+                broken[key] = {"wrong": [1]}
+                docs.append(broken)
+                missing = dict(ex)
+                del missing[key]
+                docs.append(missing)
+            docs.append({**ex, "unexpected": 1})
+        for doc in docs:
+            assert _passes(name, doc) == ref.is_valid(doc), (name, doc)

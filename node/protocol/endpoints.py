@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
 from node.deps import get_rt
@@ -38,8 +38,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise Rejected(ErrorCode.malformed_json, f"request body is not JSON: {e}") from None
 
 
-@router.post("/envelopes")
-async def post_envelopes(request: Request, rt: NodeRuntime = Depends(get_rt)) -> dict[str, Any]:
+@router.post("/envelopes", response_model=None)
+async def post_envelopes(request: Request, rt: NodeRuntime = Depends(get_rt)) -> Response:
     """Receive a batch ``{"envelopes": [...]}``; one result per envelope, in order."""
     s = rt.settings
     doc = await _json_body(request, s.max_body_bytes * 4)
@@ -52,7 +52,9 @@ async def post_envelopes(request: Request, rt: NodeRuntime = Depends(get_rt)) ->
     results, targets = await ingest(rt, envs)
     if rt.dispatcher is not None and targets:
         rt.dispatcher.kick(targets)
-    return {"results": results}
+    # plain JSON: skips FastAPI's per-field encoder on large batches
+    return Response(json.dumps({"results": results}, ensure_ascii=False),
+                    media_type="application/json")
 
 
 @router.get("/feed")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.db import order_lock, transaction
 from node.models import EnvelopeRecord, KnownNode, NodeKey
 from node.protocol.directory import add_key, load_directory, upsert_node
-from node.protocol.outbox import add_outbox, store_envelope
+from node.protocol.outbox import envelope_row, outbox_rows, write
 from node.runtime import NodeRuntime
 from sync import (
     Directory,
@@ -120,6 +120,8 @@ async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]]
                 .where(EnvelopeRecord.id.in_(ids)))).all():
                 stored[rid] = (h, rcpt)
         touched: set[str] = set()
+        env_rows: list[dict[str, Any]] = []
+        out_rows: list[dict[str, Any]] = []
         for doc in docs:
             env_id = doc.get("id") if isinstance(doc, dict) else None
             try:
@@ -132,23 +134,27 @@ async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]]
                     raise Rejected(ErrorCode.id_conflict,
                                    f"envelope {env_id} was already received with other content",
                                    "/id")
-                route = verify(doc, directory=directory, max_body_bytes=s.max_body_bytes,
-                               max_skew=timedelta(seconds=s.max_clock_skew_seconds))
+                checked = verify(doc, directory=directory, max_body_bytes=s.max_body_bytes,
+                                 max_skew=timedelta(seconds=s.max_clock_skew_seconds))
+                route = checked.route
                 env: Envelope = doc
+                now = utcnow()
                 receipt: dict[str, Any] = {
                     "id": env["id"], "status": "accepted", "receiver": rt.cfg.code,
-                    "received_at": format_ts(utcnow()),
+                    "received_at": format_ts(now),
                 }
                 ctx = Context(session, rt, directory, env, targets)
                 if route.local and (handler := HANDLERS.get(env["type"])) is not None:
                     extra = await handler(ctx)
                     if extra:
                         receipt.update(extra)
-                store_envelope(session, env, local=route.local, receipt=receipt)
-                await session.flush()
-                targets |= await add_outbox(session, envelope_id=env["id"], route=route,
-                                            directory=directory)
-                stored[env["id"]] = (envelope_hash(env), receipt)
+                env_rows.append(envelope_row(env, local=route.local, receipt=receipt,
+                                             content_hash=checked.content_hash, now=now))
+                rows = outbox_rows(envelope_id=env["id"], route=route, directory=directory,
+                                   now=now)
+                out_rows.extend(rows)
+                targets.update(r["target_code"] for r in rows)
+                stored[env["id"]] = (checked.content_hash, receipt)
                 if directory.is_descendant(env["origin"]):
                     touched.add(env["origin"])
                 results.append(receipt)
@@ -159,6 +165,7 @@ async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]]
                     "origin": doc.get("origin") if isinstance(doc, dict) else None})
                 rt.metrics.rejections.labels(e.code.value).inc()
                 results.append(_rejected(env_id, e))
+        await write(session, env_rows, out_rows)
         if touched:
             await session.execute(update(KnownNode).where(KnownNode.code.in_(touched))
                                   .values(last_contact_at=utcnow()))
