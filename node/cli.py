@@ -388,8 +388,24 @@ def outbox_status(data_dir: Path = DataDir) -> None:
     typer.echo(json.dumps({"counts": counts, "oldest_pending_seconds": round(age, 1)}))
 
 
+@app.command()
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="leave the node processes running"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    workdir: Path = typer.Option(None, help="keep data here instead of a temp directory"),
+) -> None:
+    """Run a real province → city → county hierarchy on this machine and show it working."""
+    from node.demo import run_demo
+
+    try:
+        _run(lambda: run_demo(keep=keep, as_json=as_json, workdir=workdir))
+    except RuntimeError as e:
+        _fail(str(e), 1)
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
