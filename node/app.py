@@ -156,8 +156,10 @@ def create_app(
                                  media_type="text/plain; version=0.0.4")
 
     from node.api import router as api_router
+    from node.plans.endpoints import router as plans_router
     from node.protocol.endpoints import router as sync_router
 
     app.include_router(sync_router)
     app.include_router(api_router)
+    app.include_router(plans_router)
     return app

@@ -403,6 +403,261 @@ def demo(
         _fail(str(e), 1)
 
 
+# ---- plans, frameworks, filings ------------------------------------------------------------
+plan_app = typer.Typer(help="This office's plans (规划): draft, consult, review, publish.",
+                       no_args_is_help=True)
+framework_app = typer.Typer(help="Frameworks: import one as a plan; list those received.",
+                            no_args_is_help=True)
+filings_app = typer.Typer(help="Filings received from child offices (下级报送).",
+                          no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(framework_app, name="framework")
+app.add_typer(filings_app, name="filings")
+Actor = typer.Option("cli", "--as", help="the office user doing this (recorded in history)")
+
+
+def _tx(data_dir: Path | None, fn: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run ``fn(session, rt)`` in one transaction; print typed errors and exit non-zero."""
+    from node.db import transaction
+    from node.errors import NodeError
+
+    cfg = _cfg(data_dir)
+
+    async def go(rt: Any) -> T:
+        async with transaction(rt.sessions) as session:
+            return await fn(session, rt)
+
+    try:
+        return _run(lambda: _with_rt(cfg, go))
+    except NodeError as e:
+        _fail(e.message, 1)
+        raise AssertionError from None
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@framework_app.command("import")
+def framework_import(
+    file: Path, kind: str = typer.Option(..., help="women | children"),
+    title: str = typer.Option(None, help="plan title (default: office name + plan name)"),
+    as_: str = Actor, data_dir: Path = DataDir,
+) -> None:
+    """Load a framework or plan (JSON such as framework-sample.json, or an XLSX task table)
+    as this office's draft plan of that kind. A bad file imports nothing."""
+    from node.models import Plan
+    from node.plans import service
+    from node.plans.document import KIND_NAMES, DocumentError, load_file
+
+    if kind not in KIND_NAMES:
+        _fail("--kind must be women or children")
+    try:
+        doc = load_file(file, kind)  # type: ignore[arg-type]
+    except DocumentError as e:
+        _fail(f"{file}: {e}; nothing was imported", 1)
+
+    async def go(session: Any, rt: Any) -> Any:
+        pid = service.plan_id_for(rt.cfg.code, kind)
+        if await session.get(Plan, pid) is not None:
+            return await service.update_document(session=session, plan_id=pid, document=doc,
+                                                 actor=as_)
+        return await service.create_plan(session=session, code=rt.cfg.code, kind=kind,
+                                         title=title or f"{rt.cfg.name}{KIND_NAMES[kind]}"
+                                         "（2021—2030年）", document=doc, actor=as_)
+
+    plan = _tx(data_dir, go)
+    typer.echo(f"已导入 imported {len(doc.indicators)} indicators, {len(doc.areas)} areas "
+               f"into plan {plan.id} ({plan.status})")
+
+
+@plan_app.command("list")
+def plan_list(data_dir: Path = DataDir) -> None:
+    """Plans of this office with their status."""
+    from sqlalchemy import select
+
+    from node.models import Plan
+
+    async def go(session: Any, rt: Any) -> list[Any]:
+        return list((await session.scalars(select(Plan).order_by(Plan.id))).all())
+
+    for p in _tx(data_dir, go):
+        typer.echo(f"{p.id:<16} {p.status:<14} v{p.current_version}  {p.title}")
+
+
+@plan_app.command("step")
+def plan_step(plan_id: str, step: str = typer.Argument(
+        ..., help="consultation | expert_review | submit | approve | back_to_draft"),
+        note: str = typer.Option(None), as_: str = Actor, data_dir: Path = DataDir) -> None:
+    """Move a plan through the drafting workflow (the submitter may not approve)."""
+    from node.plans import service
+
+    plan = _tx(data_dir, lambda s, rt: service.advance(session=s, plan_id=plan_id, step=step,
+                                                      actor=as_, note=note))
+    typer.echo(f"{plan.id}: {plan.status}" + (f" (round {plan.consultation_round})"
+                                             if plan.status == "consultation" else ""))
+
+
+@plan_app.command("comment")
+def plan_comment(plan_id: str, unit: str = typer.Option(..., help="member unit, e.g. 卫健委"),
+                 text: str = typer.Option(...), as_: str = Actor,
+                 data_dir: Path = DataDir) -> None:
+    """Record a member unit's comment in the current consultation round."""
+    from node.plans import service
+
+    c = _tx(data_dir, lambda s, rt: service.add_comment(session=s, plan_id=plan_id, unit=unit,
+                                                       text=text, actor=as_))
+    typer.echo(f"意见已记录 comment recorded (round {c.round}, {c.unit})")
+
+
+@plan_app.command("check")
+def plan_check(plan_id: str, as_json: bool = typer.Option(False, "--json"),
+               data_dir: Path = DataDir) -> None:
+    """Check the plan against every ancestor framework in force. Exit 1 on findings."""
+    from node.plans import service
+
+    rep = _tx(data_dir, lambda s, rt: service.check_plan(session=s, rt=rt, plan_id=plan_id))
+    if as_json:
+        _echo_json(rep)
+    else:
+        against = ", ".join(f"{f['code']} {f['name']} v{f['version']}"
+                            for f in rep["checked_against"]) or "none received yet"
+        typer.echo(f"检查 checked {plan_id} against: {against}")
+        for f in rep["findings"]:
+            typer.echo(f"  ✗ {f['indicator']} {f['name']}: {f['reason']} — ancestor "
+                       f"{f['ancestor']} {f['ancestor_target']}, local "
+                       f"{f['local_target'] or '-'}: {f['detail']}")
+        if rep["ok"]:
+            typer.echo("  ✓ 未降低标准 no lowered standard, no dropped indicator")
+    if not rep["ok"]:
+        raise typer.Exit(1)
+
+
+@plan_app.command("publish")
+def plan_publish(plan_id: str,
+                 released_on: str = typer.Option(..., help="release date 颁布日期, YYYY-MM-DD"),
+                 override_reason: str = typer.Option(
+                     None, help="admin override of compliance findings, recorded"),
+                 as_: str = Actor, data_dir: Path = DataDir) -> None:
+    """Publish an approved plan: release it to the subtree and file it with the parent."""
+    from datetime import date
+
+    from node.plans import service
+
+    try:
+        day = date.fromisoformat(released_on)
+    except ValueError:
+        _fail(f"--released-on {released_on!r} is not a date like 2022-05-10")
+        raise AssertionError from None
+    pv, _ = _tx(data_dir, lambda s, rt: service.publish(
+        session=s, rt=rt, plan_id=plan_id, released_on=day, actor=as_, is_admin=True,
+        override_reason=override_reason))
+    typer.echo(f"已发布 published {plan_id} v{pv.version} (released {pv.released_on})"
+               + ("; filed with the parent" if pv.filing_envelope_id else ""))
+
+
+@plan_app.command("revise")
+def plan_revise(plan_id: str, as_: str = Actor, data_dir: Path = DataDir) -> None:
+    """Start a revision of a published plan (a new version when published again)."""
+    from node.plans import service
+
+    plan = _tx(data_dir, lambda s, rt: service.revise(session=s, plan_id=plan_id, actor=as_))
+    typer.echo(f"{plan.id}: {plan.status} (revision of v{plan.current_version})")
+
+
+@plan_app.command("export")
+def plan_export(plan_id: str, out: Path = typer.Option(..., help="file.xlsx or file.json"),
+                version: int = typer.Option(None, help="a published version (default: draft)"),
+                data_dir: Path = DataDir) -> None:
+    """Export a plan to XLSX (task-table layout) or JSON."""
+    from node.models import PlanVersion
+    from node.plans import service
+    from node.plans.document import parse_document
+    from node.plans.sheets import write_xlsx
+
+    async def go(session: Any, rt: Any) -> tuple[str, Any]:
+        p = await service.get_plan(session, plan_id)
+        if version is None:
+            return p.title, p.document
+        pv = await session.get(PlanVersion, (plan_id, version))
+        if pv is None:
+            from node.errors import NotFound
+
+            raise NotFound(f"plan {plan_id} has no version {version}")
+        return pv.title, pv.document
+
+    title, document = _tx(data_dir, go)
+    doc = parse_document(document)
+    if out.suffix.lower() == ".xlsx":
+        out.write_bytes(write_xlsx(doc, title))
+    else:
+        out.write_text(json.dumps({"title": title, **doc.dump()}, ensure_ascii=False,
+                                  indent=1), "utf-8")
+    typer.echo(f"已导出 exported {plan_id} to {out}")
+
+
+@framework_app.command("list")
+def framework_list(as_json: bool = typer.Option(False, "--json"),
+                   data_dir: Path = DataDir) -> None:
+    """Frameworks received from ancestors: what changed and what it breaks here."""
+    from sqlalchemy import select
+
+    from node.models import Framework
+
+    async def go(session: Any, rt: Any) -> list[Any]:
+        return list((await session.scalars(select(Framework).order_by(
+            Framework.origin, Framework.kind, Framework.version))).all())
+
+    rows = _tx(data_dir, go)
+    if as_json:
+        _echo_json([{"origin": f.origin, "kind": f.kind, "version": f.version,
+                     "title": f.title, "diff": f.diff, "breaks": f.breaks} for f in rows])
+        return
+    for f in rows:
+        d = f.diff
+        typer.echo(f"{f.origin} {f.kind} v{f.version} {f.title}: +{len(d['added'])} "
+                   f"-{len(d['removed'])} ~{len(d['changed'])}; breaks {len(f.breaks)} "
+                   "of this office's indicators")
+        for c in d["changed"]:
+            typer.echo(f"    ~ {c['code']} {c['name']}: {c['from']} → {c['to']}")
+        for b in f.breaks:
+            typer.echo(f"    ✗ {b['indicator']} {b['name']}: {b['detail']}")
+
+
+@filings_app.command("list")
+def filings_list(as_json: bool = typer.Option(False, "--json"),
+                 data_dir: Path = DataDir) -> None:
+    """Filings received from children, with due date, lateness and outcome."""
+    from sqlalchemy import select
+
+    from node.models import Filing
+    from node.plans.endpoints import filing_out
+
+    async def go(session: Any, rt: Any) -> list[dict[str, Any]]:
+        return [filing_out(f) for f in (await session.scalars(
+            select(Filing).order_by(Filing.received_at))).all()]
+
+    rows = _tx(data_dir, go)
+    if as_json:
+        _echo_json(rows)
+        return
+    for f in rows:
+        late = f"late {f['late_days']} d" if f["late_days"] else "on time"
+        typer.echo(f"{f['id']}  {f['filer']} {f['plan_id']} v{f['version']}  due {f['due_on']} "
+                   f"received {f['received_at']} ({late})  {f['outcome']}")
+
+
+@filings_app.command("return")
+def filings_return(filing_id: str, reasons: str = typer.Option(...), as_: str = Actor,
+                   data_dir: Path = DataDir) -> None:
+    """Return a filing to the child office for correction, with reasons (signed)."""
+    from node.plans import service
+
+    _tx(data_dir, lambda s, rt: service.return_filing(session=s, rt=rt, filing_id=filing_id,
+                                                     reasons=reasons, actor=as_))
+    typer.echo(f"已退回 returned {filing_id}")
+
+
 def main() -> None:
     try:
         app()

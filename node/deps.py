@@ -18,10 +18,17 @@ def get_rt(request: Request) -> NodeRuntime:
     return rt
 
 
-async def get_session(rt: NodeRuntime = Depends(get_rt)) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed on success, rolled back on any error."""
+async def get_session(
+    request: Request, rt: NodeRuntime = Depends(get_rt)
+) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed on success, rolled back on any error. Endpoints
+    that queued envelopes put the targets in ``request.state.kick``; delivery is kicked only
+    after the commit."""
     async with rt.sessions() as session, session.begin():
         yield session
+    targets = getattr(request.state, "kick", None)
+    if targets and rt.dispatcher is not None:
+        rt.dispatcher.kick(targets)
 
 
 async def current_user(request: Request, session: AsyncSession = Depends(get_session)) -> User:

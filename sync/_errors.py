@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     bad_signature = "bad_signature"
     schema_violation = "schema_violation"
     id_conflict = "id_conflict"
+    version_conflict = "version_conflict"
     # enrolment and request authentication
     token_invalid = "token_invalid"
     token_expired = "token_expired"

@@ -32,6 +32,13 @@ async def record(c: Cluster, code: str, env_id: str) -> EnvelopeRecord | None:
         return await s.get(EnvelopeRecord, env_id)
 
 
+async def received_from(c: Cluster, code: str, origin: str) -> int:
+    """Envelopes stored at ``code`` that ``origin`` signed (excludes what ``code`` sent)."""
+    async with c.rt(code).sessions() as s:
+        return await s.scalar(select(func.count()).select_from(EnvelopeRecord)
+                              .where(EnvelopeRecord.origin == origin)) or 0
+
+
 async def counts(c: Cluster, code: str) -> tuple[int, int]:
     async with c.rt(code).sessions() as s:
         return (await s.scalar(select(func.count()).select_from(EnvelopeRecord)) or 0,

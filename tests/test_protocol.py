@@ -14,7 +14,7 @@ from node.protocol.feed import pull_parent
 from sync import Signer, seal, utcnow
 from tests.cluster import cluster
 from tests.conftest import DbFactory
-from tests.protocol_helpers import counts, example, record, send
+from tests.protocol_helpers import counts, example, received_from, record, send
 
 
 async def test_enrolment_gives_ancestor_keys_and_tells_ancestors(
@@ -122,7 +122,6 @@ async def test_attacks_are_rejected_with_codes_and_change_nothing(
                 (res,) = r.json()["results"]
                 assert res["status"] == "rejected", (code, res)
                 assert res["error"]["code"] == code, (code, res)
-            assert res["error"]["pointer"] == "/type" or True
             r = await cl.post("/sync/v1/envelopes", json={"envelopes": [bad_schema]})
             assert r.json()["results"][0]["error"]["pointer"] == "/body/kind"
             assert await counts(c, "150600") == before
@@ -140,7 +139,7 @@ async def test_attacks_are_rejected_with_codes_and_change_nothing(
             assert [x["status"] for x in r2["results"]] == ["duplicate", "duplicate"]
             assert r2["results"][0]["received_at"] == r1["results"][0]["received_at"]
             after_one = await counts(c, "150600")
-            assert after_one[0] == before[0] + 1
+            assert await received_from(c, "150600", "150603") == 1
             # same id, different (validly signed) content
             other = example("plan.filing")
             other["version"] = 9
@@ -208,9 +207,9 @@ async def test_lost_response_then_retry_gives_exactly_one_effect(
         async with c.rt("150603").sessions() as s:
             row = await s.scalar(select(OutboxRow).where(OutboxRow.envelope_id == env["id"]))
         assert row is not None and row.status == "delivered"
-        n_city, _ = await counts(c, "150600")
+        assert await received_from(c, "150600", "150603") == 1
         await c.settle()
-        assert (await counts(c, "150600"))[0] == n_city
+        assert await received_from(c, "150600", "150603") == 1
 
 
 async def test_offline_child_catches_up_from_the_feed(

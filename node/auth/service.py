@@ -33,6 +33,7 @@ class Perm(StrEnum):
     keys_manage = "keys.manage"
     plans_edit = "plans.edit"
     plans_approve = "plans.approve"
+    plans_comment = "plans.comment"
     filings_review = "filings.review"
     reports_enter = "reports.enter"
     audit_read = "audit.read"
@@ -40,9 +41,11 @@ class Perm(StrEnum):
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.admin: frozenset(Perm),
-    Role.editor: frozenset({Perm.read, Perm.plans_edit, Perm.reports_enter}),
-    Role.reviewer: frozenset({Perm.read, Perm.plans_approve, Perm.filings_review}),
-    Role.member_unit: frozenset({Perm.read, Perm.reports_enter}),
+    Role.editor: frozenset({Perm.read, Perm.plans_edit, Perm.plans_comment,
+                            Perm.reports_enter}),
+    Role.reviewer: frozenset({Perm.read, Perm.plans_approve, Perm.plans_comment,
+                              Perm.filings_review}),
+    Role.member_unit: frozenset({Perm.read, Perm.plans_comment, Perm.reports_enter}),
     Role.auditor: frozenset({Perm.read, Perm.audit_read}),
     Role.viewer: frozenset({Perm.read}),
 }

@@ -1,6 +1,16 @@
 """All ORM models, together (Polar style). Import from here."""
 
 from .base import Base, UTCDateTime
+from .plans import (
+    Filing,
+    Framework,
+    LedgerEntry,
+    Plan,
+    PlanComment,
+    PlanEvent,
+    PlanVersion,
+    SentFiling,
+)
 from .tables import (
     ApiToken,
     AuditEntry,
@@ -14,6 +24,14 @@ from .tables import (
 )
 
 __all__ = [
+    "Filing",
+    "Framework",
+    "LedgerEntry",
+    "Plan",
+    "PlanComment",
+    "PlanEvent",
+    "PlanVersion",
+    "SentFiling",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
 from node.config import LEVEL_DEPTH, Level
-from node.db import transaction
+from node.db import order_lock, transaction
 from node.models import Invite, KnownNode, NodeKey
 from node.protocol.directory import add_key, identity, load_directory, upsert_node
 from node.protocol.outbox import emit
@@ -127,7 +127,7 @@ async def accept_enrolment(rt: NodeRuntime, payload: dict[str, Any]) -> tuple[di
                      entity="node", entity_id=code,
                      after={"name": name, "level": child_level.value, "key_id": kid,
                             "base_url": base_url, "invite": inv.id})
-        targets: set[str] = set()
+        targets: set[str] = await _catch_up(session, code)
         if rt.cfg.parent_url:
             _, targets = await emit(session, rt, type="node.enrolled", recipient=rt.cfg.code,
                                     scope="ancestors",
@@ -137,6 +137,28 @@ async def accept_enrolment(rt: NodeRuntime, payload: dict[str, Any]) -> tuple[di
         answer = {"parent": identity(rt.cfg, rt.signer),
                   "ancestors": await _ancestry(session, rt)}
     return answer, targets
+
+
+async def _catch_up(session: AsyncSession, child: str) -> set[str]:
+    """Queue for a new child every framework version in force here, oldest first: the
+    ancestors' releases (relayed unchanged) and this node's own."""
+    from node.models import Framework, OutboxRow, PlanVersion
+
+    ids = [e for (e,) in (await session.execute(
+        select(Framework.envelope_id).order_by(Framework.received_at, Framework.version)))]
+    ids += [e for (e,) in (await session.execute(
+        select(PlanVersion.release_envelope_id).order_by(PlanVersion.published_at)))
+            if e is not None]
+    if not ids:
+        return set()
+    await order_lock(session)
+    now = utcnow()
+    for env_id in ids:
+        session.add(OutboxRow(envelope_id=env_id, target_code=child, direction="down",
+                              status="pending", attempts=0, next_attempt_at=now,
+                              created_at=now))
+    await session.flush()
+    return {child}
 
 
 async def enroll_with_parent(rt: NodeRuntime, token: str) -> dict[str, Any]:

@@ -106,6 +106,8 @@ def _rejected(env_id: Any, e: Rejected) -> dict[str, Any]:
 
 async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]], set[str]]:
     """Receive a batch. Returns one result per envelope and the neighbours to kick."""
+    import node.plans.service  # noqa: F401  (registers the domain handlers)
+
     results: list[dict[str, Any]] = []
     targets: set[str] = set()
     s = rt.settings

@@ -1,0 +1,29 @@
+"""Due dates and timeliness on the office's calendar (default Asia/Shanghai)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+
+def add_month(d: date) -> date:
+    """One calendar month later, clamped to the month's end (01-31 → 02-28/29)."""
+    y, m = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def plan_filing_due(released_on: date) -> date:
+    """颁布后1个月内报送: release date + one calendar month, clamped to month end."""
+    return add_month(released_on)
+
+
+def annual_report_due(year: int, mm_dd: str = "03-31") -> date:
+    m, d = (int(x) for x in mm_dd.split("-"))
+    return date(year + 1, m, d)
+
+
+def late_days(received_at: datetime, due_on: date, zone: ZoneInfo) -> int:
+    """Whole days late on the local calendar: 0 if received by the end of the due day."""
+    local = received_at.astimezone(zone).date()
+    return max(0, (local - due_on).days)

@@ -1,0 +1,198 @@
+"""XLSX import and export of a plan, laid out like an office's task table (任务分解表).
+
+Sheet 1 (指标), one row per indicator, headers in row 1 (Chinese or English):
+
+| 领域 area | 目标 goal | 指标编码 code | 指标 indicator | 单位 unit | 比较 comparator |
+| 目标值 target | 方向 direction | 汇总方式 aggregation | 约束性 mandatory | 牵头单位 lead unit |
+| 责任单位 responsible units |
+
+Required: 领域, 指标, 单位, 比较, 目标值. 指标编码 defaults to the indicator name; 方向 follows
+from the comparator (以下/< → lower is better, 以上/> → higher), and must be given for "=".
+An optional sheet 策略措施 has columns 领域 | 策略措施. Any bad cell stops the import with a
+message naming the row and column; nothing is imported.
+"""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+
+from node.plans.document import DocumentError, PlanDocument, parse_document
+
+COLUMNS = [  # key, Chinese header, English header, required
+    ("area", "领域", "area", True),
+    ("goal", "目标", "goal", False),
+    ("code", "指标编码", "code", False),
+    ("name", "指标", "indicator", True),
+    ("unit", "单位", "unit", True),
+    ("comparator", "比较", "comparator", True),
+    ("target", "目标值", "target", True),
+    ("direction", "方向", "direction", False),
+    ("aggregation", "汇总方式", "aggregation", False),
+    ("mandatory", "约束性", "mandatory", False),
+    ("lead_unit", "牵头单位", "lead unit", False),
+    ("responsible_units", "责任单位", "responsible units", False),
+]
+_COMPARATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "≤": "<=", "≥": ">=",
+                "以下": "<", "低于": "<", "不高于": "<=", "以上": ">", "高于": ">",
+                "不低于": ">=", "达到": ">=", "保持": "=", "左右": "="}
+_DIRECTIONS = {"lower_is_better": "lower_is_better", "越低越好": "lower_is_better",
+               "低": "lower_is_better", "higher_is_better": "higher_is_better",
+               "越高越好": "higher_is_better", "高": "higher_is_better"}
+_AGG = {"ratio": "ratio", "比率": "ratio", "sum": "sum", "求和": "sum", "mean": "mean",
+        "平均": "mean", "min": "min", "最小": "min", "max": "max", "最大": "max",
+        "none": "none", "不汇总": "none"}
+_YES = {"是", "yes", "true", "1", "y", "约束性"}
+_NO = {"否", "no", "false", "0", "n", "预期性"}
+
+
+def _where(row: int, col: int, header: str) -> str:
+    letter = get_column_letter(col)
+    return f"第{row}行 {letter}列({header}) row {row}, column {letter}"
+
+
+def _text(v: Any) -> str:
+    return "" if v is None else str(v).strip()
+
+
+def read_xlsx(source: Path | bytes) -> PlanDocument:
+    try:
+        wb = load_workbook(BytesIO(source) if isinstance(source, bytes) else source,
+                           read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for a non-workbook
+        raise DocumentError(f"not a readable .xlsx workbook ({type(e).__name__}: {e})") from None
+    ws = wb["指标"] if "指标" in wb.sheetnames else wb.worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    if not rows:
+        raise DocumentError("the indicator sheet is empty", "第1行 row 1")
+    header = [_text(h) for h in rows[0]]
+    pos: dict[str, tuple[int, str]] = {}
+    for key, zh, en, required in COLUMNS:
+        for i, h in enumerate(header):
+            if h in (zh, en) or h.lower() == en:
+                pos[key] = (i, h)
+                break
+        else:
+            if required:
+                raise DocumentError(f"missing column {zh} ({en})", "第1行 row 1")
+    indicators: list[dict[str, Any]] = []
+    areas: list[str] = []
+    for r, values in enumerate(rows[1:], start=2):
+        if all(_text(v) == "" for v in values):
+            continue
+        item = _row(r, values, pos)
+        if item["area"] not in areas:
+            areas.append(item["area"])
+        indicators.append(item)
+    measures: dict[str, str] = {}
+    if "策略措施" in wb.sheetnames:
+        for r, values in enumerate(wb["策略措施"].iter_rows(values_only=True), start=1):
+            if r == 1 or not values or _text(values[0]) == "":
+                continue
+            measures[_text(values[0])] = _text(values[1]) if len(values) > 1 else ""
+            if _text(values[0]) not in areas:
+                areas.append(_text(values[0]))
+    try:
+        return parse_document({"areas": [{"name": a, "measures": measures.get(a, "")}
+                                         for a in areas], "indicators": indicators})
+    except DocumentError as e:
+        m = re.match(r"/indicators/(\d+)", e.location)
+        if m:
+            raise DocumentError(e.message, f"第{int(m.group(1)) + 2}行 row "
+                                           f"{int(m.group(1)) + 2}") from None
+        raise
+
+
+def _row(r: int, values: tuple[Any, ...], pos: dict[str, tuple[int, str]]) -> dict[str, Any]:
+    """One indicator from sheet row ``r``; errors name the row and column."""
+
+    def cell(key: str) -> tuple[str, str]:
+        if key not in pos:
+            return "", ""
+        i, h = pos[key]
+        return (_text(values[i]) if i < len(values) else ""), h
+
+    def at(key: str) -> str:
+        return _where(r, pos[key][0] + 1, pos[key][1])
+
+    def need(key: str) -> str:
+        v, _ = cell(key)
+        if not v:
+            raise DocumentError("empty; this column is required", at(key))
+        return v
+
+    item: dict[str, Any] = {"area": need("area"), "name": need("name")}
+    item["unit"], _ = cell("unit")
+    goal, _ = cell("goal")
+    item["goal"] = goal or None
+    code, _ = cell("code")
+    item["code"] = code or item["name"]
+    comp_raw = need("comparator")
+    comp = _COMPARATORS.get(comp_raw)
+    if comp is None:
+        raise DocumentError(f"unknown comparator {comp_raw!r}; use < <= > >= = or 以下/以上",
+                            at("comparator"))
+    item["comparator"] = comp
+    tgt_raw = need("target")
+    try:
+        t = float(re.sub(r"[%‰\s]", "", tgt_raw))
+    except ValueError:
+        raise DocumentError(f"{tgt_raw!r} is not a number", at("target")) from None
+    item["target"] = int(t) if t.is_integer() else t
+    d_raw, _ = cell("direction")
+    if d_raw:
+        if d_raw not in _DIRECTIONS:
+            raise DocumentError(f"unknown direction {d_raw!r}; use 越低越好 or 越高越好",
+                                at("direction"))
+        item["direction"] = _DIRECTIONS[d_raw]
+    elif comp in ("<", "<="):
+        item["direction"] = "lower_is_better"
+    elif comp in (">", ">="):
+        item["direction"] = "higher_is_better"
+    else:
+        raise DocumentError("direction (方向) is required when the comparator is '='",
+                            f"第{r}行 row {r}")
+    a_raw, _ = cell("aggregation")
+    if a_raw:
+        if a_raw not in _AGG:
+            raise DocumentError(f"unknown aggregation {a_raw!r}", at("aggregation"))
+        item["aggregation"] = _AGG[a_raw]
+    m_raw, _ = cell("mandatory")
+    if m_raw:
+        if m_raw.lower() not in _YES | _NO:
+            raise DocumentError(f"{m_raw!r}: write 是 or 否", at("mandatory"))
+        item["mandatory"] = m_raw.lower() in _YES
+    lead, _ = cell("lead_unit")
+    item["lead_unit"] = lead or None
+    resp, _ = cell("responsible_units")
+    item["responsible_units"] = [u.strip() for u in re.split(r"[、,，;；]", resp) if u.strip()]
+    return item
+
+
+def write_xlsx(doc: PlanDocument, title: str = "") -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "指标"
+    ws.append([zh for _, zh, _, _ in COLUMNS])
+    for i in doc.indicators:
+        ws.append([i.area, i.goal or "", i.code, i.name, i.unit, i.comparator, i.target,
+                   i.direction, i.aggregation, "是" if i.mandatory else "否",
+                   i.lead_unit or "", "、".join(i.responsible_units)])
+    for col, width in zip("ABCDEFGHIJKL", (14, 24, 14, 28, 10, 6, 8, 16, 8, 6, 14, 30),
+                          strict=True):
+        ws.column_dimensions[col].width = width
+    m = wb.create_sheet("策略措施")
+    m.append(["领域", "策略措施"])
+    for a in doc.areas:
+        m.append([a.name, a.measures])
+    if title:
+        wb.properties.title = title
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
