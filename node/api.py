@@ -31,6 +31,7 @@ class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     role: str
     password: str | None = None
+    unit: str | None = None  # member unit (成员单位) for role member_unit, e.g. 卫健委
 
 
 class UserRead(BaseModel):
@@ -61,7 +62,7 @@ async def get_me(user: User = Depends(current_user)) -> UserRead:
 async def post_user(req: UserCreate, session: AsyncSession = Depends(get_session),
                     admin: User = Depends(require(Perm.users_manage))) -> dict[str, Any]:
     user = await create_user(session=session, name=req.name, role=req.role,
-                             password=req.password, actor=admin.name)
+                             password=req.password, actor=admin.name, unit=req.unit)
     token = await issue_token(session=session, user=user, label="created", actor=admin.name)
     return {"user": UserRead(id=user.id, name=user.name, role=user.role).model_dump(),
             "token": token}

@@ -158,8 +158,10 @@ def create_app(
     from node.api import router as api_router
     from node.plans.endpoints import router as plans_router
     from node.protocol.endpoints import router as sync_router
+    from node.reports.endpoints import router as reports_router
 
     app.include_router(sync_router)
     app.include_router(api_router)
     app.include_router(plans_router)
+    app.include_router(reports_router)
     return app

@@ -228,6 +228,7 @@ def users_add(
     name: str,
     role: str = typer.Option(..., help="admin|editor|reviewer|member_unit|auditor|viewer"),
     password: str = typer.Option(None, help="optional; for signing in to the API by password"),
+    unit: str = typer.Option(None, help="member unit (成员单位) for role member_unit, e.g. 卫健委"),
     data_dir: Path = DataDir,
 ) -> None:
     """Create a user and print a new API token for it (shown once)."""
@@ -240,7 +241,7 @@ def users_add(
     async def go(rt: Any) -> str:
         async with transaction(rt.sessions) as session:
             user = await create_user(session=session, name=name, role=role, password=password,
-                                     actor="cli")
+                                     actor="cli", unit=unit)
             return await issue_token(session=session, user=user, label="cli", actor="cli")
 
     try:
@@ -656,6 +657,192 @@ def filings_return(filing_id: str, reasons: str = typer.Option(...), as_: str = 
     _tx(data_dir, lambda s, rt: service.return_filing(session=s, rt=rt, filing_id=filing_id,
                                                      reasons=reasons, actor=as_))
     typer.echo(f"已退回 returned {filing_id}")
+
+
+# ---- annual reports, aggregates, warnings, timeliness audit -------------------------------
+report_app = typer.Typer(help="Annual reports (年度报告): enter, compile, file.",
+                         no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+async def _user(session: Any, name: str) -> Any:
+    """The user a CLI command acts as: a real account (its role and unit apply), or the
+    server operator ('cli', an admin)."""
+    from sqlalchemy import select
+
+    from node.models import User
+
+    if name == "cli":
+        return User(name="cli", role="admin", unit=None)
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        from node.errors import NotFound
+
+        raise NotFound(f"no user {name!r}")
+    return user
+
+
+@report_app.command("value")
+def report_value(kind: str, year: int, indicator: str,
+                 value: float = typer.Option(None), numerator: float = typer.Option(None),
+                 denominator: float = typer.Option(None), as_: str = Actor,
+                 data_dir: Path = DataDir) -> None:
+    """Enter one indicator's value (or numerator and denominator for a ratio)."""
+    from node.reports import service
+
+    async def go(s: Any, rt: Any) -> Any:
+        return await service.enter_value(session=s, code=rt.cfg.code, kind=kind, year=year,
+                                         indicator=indicator, user=await _user(s, as_),
+                                         value=value, numerator=numerator,
+                                         denominator=denominator)
+
+    _tx(data_dir, go)
+    typer.echo(f"已录入 entered {kind} {year} {indicator}")
+
+
+@report_app.command("narrative")
+def report_narrative(kind: str, year: int, area: str = typer.Option(...),
+                     text: str = typer.Option(...), as_: str = Actor,
+                     data_dir: Path = DataDir) -> None:
+    """Enter the narrative for one area (member units: the areas they lead or support)."""
+    from node.reports import service
+
+    async def go(s: Any, rt: Any) -> None:
+        await service.enter_narrative(session=s, code=rt.cfg.code, kind=kind, year=year,
+                                      area=area, text=text, user=await _user(s, as_))
+
+    _tx(data_dir, go)
+    typer.echo(f"已录入 entered narrative for {area}")
+
+
+@report_app.command("next-year")
+def report_next_year(kind: str, year: int, text: str = typer.Option(...), as_: str = Actor,
+                     data_dir: Path = DataDir) -> None:
+    """Enter next year's arrangements (下一年工作安排)."""
+    from node.reports import service
+
+    _tx(data_dir, lambda s, rt: service.set_next_year(session=s, code=rt.cfg.code, kind=kind,
+                                                     year=year, text=text, actor=as_))
+    typer.echo("已录入 entered")
+
+
+@report_app.command("compile")
+def report_compile(kind: str, year: int, as_: str = Actor, data_dir: Path = DataDir) -> None:
+    """Fill values nobody entered with the aggregate of the children's filed reports."""
+    from node.reports import service
+
+    rep, n = _tx(data_dir, lambda s, rt: service.compile_report(
+        session=s, code=rt.cfg.code, kind=kind, year=year, actor=as_))
+    typer.echo(f"已汇总 compiled {rep.id}: {n} values aggregated from child offices")
+
+
+@report_app.command("file")
+def report_file(kind: str, year: int, as_: str = Actor, data_dir: Path = DataDir) -> None:
+    """File the annual report with the parent office (signed, through the outbox)."""
+    from node.reports import service
+
+    rep, _ = _tx(data_dir, lambda s, rt: service.file_report(session=s, rt=rt, kind=kind,
+                                                            year=year, actor=as_))
+    typer.echo(f"已报送 filed {rep.id}")
+
+
+@report_app.command("return")
+def report_return(filing_id: str, reasons: str = typer.Option(...), as_: str = Actor,
+                  data_dir: Path = DataDir) -> None:
+    """Return a child's annual report for correction, with reasons."""
+    from node.reports import service
+
+    _tx(data_dir, lambda s, rt: service.return_report(session=s, rt=rt, filing_id=filing_id,
+                                                     reasons=reasons, actor=as_))
+    typer.echo(f"已退回 returned {filing_id}")
+
+
+def _emit_table(fmt: str, out: Path | None, payload: Any,
+                sheets: list[tuple[str, Any, Any]]) -> None:
+    from node.reports import exports
+
+    if fmt == "json":
+        text = json.dumps(payload, ensure_ascii=False, indent=2, default=str)
+    elif fmt == "csv":
+        _, rows, cols = sheets[0]
+        text = exports.to_csv(rows, cols)
+    elif fmt == "xlsx":
+        if out is None:
+            _fail("--format xlsx needs --out FILE.xlsx")
+        assert out is not None
+        out.write_bytes(exports.to_xlsx(sheets))
+        typer.echo(f"已导出 written {out}")
+        return
+    elif fmt == "table":
+        _, rows, cols = sheets[0]
+        table = exports.table(rows, cols)
+        widths = [max(len(str(r[i])) for r in table) for i in range(len(cols))]
+        text = "\n".join("  ".join(str(v if v is not None else "-").ljust(w)
+                                    for v, w in zip(r, widths, strict=True)) for r in table)
+    else:
+        _fail("--format must be table, csv, xlsx or json")
+        return
+    if out is not None:
+        out.write_text(text, "utf-8")
+        typer.echo(f"已导出 written {out}")
+    else:
+        typer.echo(text)
+
+
+Fmt = typer.Option("table", "--format", help="table | csv | xlsx | json")
+Out = typer.Option(None, "--out", help="write to this file")
+
+
+@app.command("aggregate")
+def aggregate_cmd(kind: str, year: int, under: str = typer.Option(
+        None, help="drill down: aggregate the children of this node instead"),
+        fmt: str = Fmt, out: Path = Out, data_dir: Path = DataDir) -> None:
+    """This office's figures from its children's filed values, with coverage."""
+    from node.reports import exports, service
+
+    figs = _tx(data_dir, lambda s, rt: service.figures(session=s, code=rt.cfg.code, kind=kind,
+                                                      year=year, under=under))
+    rows = [f.as_dict() for f in figs]
+    _emit_table(fmt, out, rows, [("汇总", rows, exports.FIGURE_COLUMNS)])
+
+
+@app.command("warnings")
+def warnings_cmd(kind: str, fmt: str = Fmt, out: Path = Out, data_dir: Path = DataDir) -> None:
+    """Early warnings: off target, projected to miss 2030, volatile — for this office and
+    every office below it that reported."""
+    from node.reports import exports, service
+
+    ws = _tx(data_dir, lambda s, rt: service.early_warnings(
+        session=s, code=rt.cfg.code, kind=kind, volatility=rt.settings.volatility_threshold))
+    _emit_table(fmt, out, ws, [("预警", ws, exports.WARNING_COLUMNS)])
+
+
+@audit_app.command("timeliness")
+def audit_timeliness(subtree: str = typer.Option(None, help="audit only this node's subtree"),
+                     year: int = typer.Option(None, help="only this report year"),
+                     fmt: str = Fmt, out: Path = Out, data_dir: Path = DataDir) -> None:
+    """Who filed what, when, and whether on time — for the whole subtree, from the ledger."""
+    from datetime import datetime
+
+    from node.audit.timeliness import timeliness
+    from node.reports import exports
+
+    async def go(s: Any, rt: Any) -> Any:
+        try:
+            return await timeliness(session=s, self_code=rt.cfg.code, subtree=subtree,
+                                    year=year, today=datetime.now(rt.cfg.zone).date())
+        except KeyError:
+            from node.errors import NotFound
+
+            raise NotFound(f"{subtree} is not in this office's subtree") from None
+
+    rep = _tx(data_dir, go)
+    _emit_table(fmt, out, rep, [("报送明细", rep["rows"], exports.AUDIT_COLUMNS),
+                                ("按单位", rep["by_node"], exports.RATE_COLUMNS),
+                                ("按层级", rep["by_level"], exports.RATE_COLUMNS)])
+    if fmt == "table":
+        typer.echo("")
+        _emit_table("table", None, rep, [("按层级", rep["by_level"], exports.RATE_COLUMNS)])
 
 
 def main() -> None:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_batch: int = 500
     max_clock_skew_seconds: int = 300
     pull_interval_seconds: float = 30.0
+    volatility_threshold: float = 0.2  # early warning: year-on-year swing beyond ±20%
     sweep_interval_seconds: float = 5.0
     # run the in-process delivery loop as a background task (tests drive it by hand)
     delivery_loop: bool = True

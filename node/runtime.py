@@ -5,7 +5,9 @@ Created in the FastAPI lifespan, in the arq worker's startup and by CLI commands
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import httpx
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from node.config import NodeConfig, Settings
 from node.db import create_engine, session_factory
 from node.ops.metrics import Metrics
-from sync import Signer, SyncClient
+from sync import Signer, SyncClient, utcnow
 
 if TYPE_CHECKING:
     from node.delivery.dispatch import Dispatcher
@@ -31,6 +33,8 @@ class NodeRuntime:
     client: SyncClient
     dispatcher: Dispatcher | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    # the node's clock for receipt times (replaceable in tests and simulations)
+    clock: Callable[[], datetime] = utcnow
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod

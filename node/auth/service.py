@@ -65,7 +65,8 @@ def hash_token(token: str) -> str:
 
 
 async def create_user(
-    *, session: AsyncSession, name: str, role: str, password: str | None, actor: str
+    *, session: AsyncSession, name: str, role: str, password: str | None, actor: str,
+    unit: str | None = None,
 ) -> User:
     try:
         role_v = Role(role)
@@ -83,13 +84,15 @@ async def create_user(
     user = User(
         name=name,
         role=role_v.value,
+        unit=unit or None,
         password_hash=_hasher.hash(password) if password else None,
         created_at=utcnow(),
     )
     session.add(user)
     await session.flush()
     await record(session=session, actor=actor, action="user.create", entity="user",
-                 entity_id=str(user.id), after={"name": name, "role": role_v.value})
+                 entity_id=str(user.id), after={"name": name, "role": role_v.value,
+                                                "unit": unit})
     return user
 
 

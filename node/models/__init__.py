@@ -11,6 +11,7 @@ from .plans import (
     PlanVersion,
     SentFiling,
 )
+from .reports import ReceivedReport, Report, ReportNarrative, ReportValue
 from .tables import (
     ApiToken,
     AuditEntry,
@@ -24,6 +25,10 @@ from .tables import (
 )
 
 __all__ = [
+    "ReceivedReport",
+    "Report",
+    "ReportNarrative",
+    "ReportValue",
     "Filing",
     "Framework",
     "LedgerEntry",

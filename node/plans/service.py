@@ -30,7 +30,7 @@ from node.protocol.directory import load_directory
 from node.protocol.inbox import Context, handles
 from node.protocol.outbox import emit
 from node.runtime import NodeRuntime
-from sync import Directory, ErrorCode, Rejected, format_ts, parse_ts, utcnow
+from sync import Directory, ErrorCode, Rejected, parse_ts, utcnow
 
 MAX_ROUNDS = 3
 EDITABLE = {"draft", "consultation", "expert_review"}
@@ -304,7 +304,7 @@ async def on_filing(ctx: Context) -> dict[str, Any]:
     b = ctx.env["body"]
     doc = _doc_or_reject(b["document"])
     s, rt = ctx.session, ctx.rt
-    received = utcnow()
+    received = rt.clock()
     released = date.fromisoformat(b["released_on"])
     due = plan_filing_due(released)
     refiling_of = b.get("refiling_of")
@@ -331,37 +331,14 @@ async def on_filing(ctx: Context) -> dict[str, Any]:
 
 async def _answer(session: AsyncSession, rt: NodeRuntime, d: Directory, filing: Filing,
                   targets: set[str]) -> None:
-    """Send the signed receipt (or return) down to the filer and the ledger entry up."""
-    facts = {"received_at": format_ts(filing.received_at), "due_on": filing.due_on.isoformat(),
-             "outcome": filing.outcome,
-             "timeliness": "late" if filing.late_days else "on_time",
-             "late_days": filing.late_days}
-    receipt = {"filing_id": filing.id, "filer": filing.filer, **facts,
-               "findings": filing.findings or []}
-    if filing.reasons:
-        receipt["reasons"] = filing.reasons
-    env, t = await emit(session, rt, type="filing.receipt", recipient=filing.filer, scope="node",
-                        body=receipt, directory=d)
-    filing.receipt_envelope_id = env["id"]
-    targets |= t
-    subject = f"{filing.plan_id} v{filing.version}"
-    session.add(LedgerEntry(envelope_id=env["id"], filing_id=filing.id,
-                            filing_type="plan.filing", subject=subject,
-                            filer=filing.filer, receiver=rt.cfg.code,
-                            received_at=filing.received_at, due_on=filing.due_on,
-                            outcome=filing.outcome, late_days=filing.late_days))
-    if d.parent is not None:
-        _, t = await emit(session, rt, type="ledger.entry", recipient=rt.cfg.code,
-                          scope="ancestors",
-                          body={"filing_id": filing.id, "filing_type": "plan.filing",
-                                "subject": subject,
-                                "filer": filing.filer, "receiver": rt.cfg.code, **facts},
-                          directory=d)
-        targets |= t
-    await record(session=session, actor=filing.decided_by, action=f"filing.{filing.outcome}",
-                 entity="filing", entity_id=filing.id,
-                 after={"filer": filing.filer, "plan": filing.plan_id,
-                        "version": filing.version, "late_days": filing.late_days})
+    from node.filings import answer
+
+    filing.receipt_envelope_id = await answer(
+        session, rt, d, filing_id=filing.id, filer=filing.filer, filing_type="plan.filing",
+        subject=f"{filing.plan_id} v{filing.version}", received_at=filing.received_at,
+        due_on=filing.due_on, outcome=filing.outcome, late_days=filing.late_days,
+        findings=filing.findings or [], reasons=filing.reasons, decided_by=filing.decided_by,
+        targets=targets)
 
 
 async def return_filing(*, session: AsyncSession, rt: NodeRuntime, filing_id: str,
@@ -379,7 +356,6 @@ async def return_filing(*, session: AsyncSession, rt: NodeRuntime, filing_id: st
     if newer:
         raise Conflict(f"filing {filing_id} was already superseded by a refiling")
     filing.outcome, filing.reasons, filing.decided_by = "returned", reasons.strip(), actor
-    filing.received_at = filing.received_at  # timeliness facts stay those of the receipt
     targets: set[str] = set()
     d = await load_directory(session, rt.cfg.code)
     await _answer(session, rt, d, filing, targets)
@@ -394,6 +370,9 @@ async def on_receipt(ctx: Context) -> None:
         sent.outcome = b["outcome"]
         sent.receipt = b
         sent.receipt_envelope_id = ctx.env["id"]
+    from node.reports.service import on_report_receipt
+
+    await on_report_receipt(ctx.session, b, ctx.env["id"])
     return None
 
 

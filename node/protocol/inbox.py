@@ -107,6 +107,7 @@ def _rejected(env_id: Any, e: Rejected) -> dict[str, Any]:
 async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]], set[str]]:
     """Receive a batch. Returns one result per envelope and the neighbours to kick."""
     import node.plans.service  # noqa: F401  (registers the domain handlers)
+    import node.reports.service  # noqa: F401
 
     results: list[dict[str, Any]] = []
     targets: set[str] = set()

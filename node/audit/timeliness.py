@@ -1,0 +1,138 @@
+"""The timeliness audit (督查): every expected filing of a subtree, its due date, when it was
+received, by whom, and its status — from this node's ledger, which holds the receipts of its
+own children and the ledger entries relayed up from every level below. So a province's audit
+of a county is complete while the city in between is offline.
+
+Expected filings per node of the subtree:
+- each plan (women, children): due one month after that node's release. Until the filing
+  arrives its release date is not known here, so it shows as ``pending`` with no due date.
+- each annual report (both kinds) for every year whose due date (default March 31 of the next
+  year) is known: ``pending`` before the due date, ``overdue`` after it.
+Status: ``on_time``, ``late`` (N days), ``returned`` (newest answer was a return; the clock
+keeps running until an accepted refiling), ``overdue``, ``pending``.
+On-time rate = on time ÷ expected-and-due; reporting rate = received ÷ expected-and-due. Each
+expected filing is counted once, so no rate exceeds 100%.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.models import KnownNode, LedgerEntry
+from node.plans.dates import annual_report_due
+from sync import format_ts
+
+KINDS = ("women", "children")
+
+
+@dataclass
+class Row:
+    code: str
+    name: str
+    level: str
+    parent: str | None
+    filing: str  # plan.women | report.women.2023 ...
+    due_on: str | None
+    received_at: str | None
+    receiver: str | None
+    status: str
+    late_days: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _subject_kind(e: LedgerEntry) -> str:
+    """plan subjects look like '150603-women v1'; report subjects like 'women 2023'."""
+    s = (e.subject or "").split()
+    if e.filing_type == "plan.filing":
+        return s[0].rsplit("-", 1)[-1] if s else ""
+    return s[0] if s else ""
+
+
+def _status(
+    entries: list[LedgerEntry], due: date | None, today: date
+) -> tuple[str, LedgerEntry | None]:
+    """The newest answer decides (ledger ids are time-ordered UUIDv7): an accepted refiling
+    after a return counts with its own lateness against the original due date."""
+    if entries:
+        e = max(entries, key=lambda x: x.envelope_id)
+        if e.outcome == "returned":
+            return "returned", e
+        return ("late" if e.late_days else "on_time"), e
+    if due is not None and today > due:
+        return "overdue", None
+    return "pending", None
+
+
+async def timeliness(*, session: AsyncSession, self_code: str, today: date,
+                     subtree: str | None = None, year: int | None = None,
+                     report_years: range | None = None) -> dict[str, Any]:
+    nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
+    root = subtree or self_code
+    if root not in nodes:
+        raise KeyError(root)
+    kids: dict[str | None, list[str]] = {}
+    for n in nodes.values():
+        kids.setdefault(n.parent_code, []).append(n.code)
+    members: list[str] = []
+    todo = list(kids.get(root, []))
+    while todo:
+        c = todo.pop(0)
+        members.append(c)
+        todo.extend(sorted(kids.get(c, [])))
+    ledger = (await session.scalars(select(LedgerEntry).where(
+        LedgerEntry.filer.in_(members)))).all()
+    by: dict[tuple[str, str], list[LedgerEntry]] = {}
+    for entry in ledger:
+        key = (f"plan.{_subject_kind(entry)}" if entry.filing_type == "plan.filing"
+               else f"report.{_subject_kind(entry)}.{(entry.subject or '').split()[-1]}")
+        by.setdefault((entry.filer, key), []).append(entry)
+    years = ([year] if year is not None else
+             list(report_years or range(2021, today.year)))
+    rows: list[Row] = []
+    for code in members:
+        n = nodes[code]
+        expected: list[tuple[str, date | None]] = []
+        if year is None:
+            expected += [(f"plan.{k}", None) for k in KINDS]
+        expected += [(f"report.{k}.{y}", annual_report_due(y)) for y in years for k in KINDS]
+        for filing, due in expected:
+            entries = by.get((code, filing), [])
+            status, e = _status(entries, due, today)
+            if e is not None and e.due_on is not None:
+                due = e.due_on
+            rows.append(Row(code, n.name, n.level, n.parent_code, filing,
+                            due.isoformat() if due else None,
+                            format_ts(e.received_at) if e else None,
+                            e.receiver if e else None, status,
+                            e.late_days if e else None))
+    return {"root": root, "generated_on": today.isoformat(), "rows": [r.as_dict() for r in rows],
+            "by_node": _rates(rows, lambda r: r.code),
+            "by_level": _rates(rows, lambda r: r.level)}
+
+
+def _rates(rows: list[Row], key: Any) -> list[dict[str, Any]]:
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    out = []
+    for k, rs in groups.items():
+        due = [r for r in rs if r.status != "pending"]
+        on_time = sum(r.status == "on_time" for r in due)
+        received = sum(r.status in ("on_time", "late", "returned") for r in due)
+        out.append({"group": k, "expected": len(rs), "due": len(due), "on_time": on_time,
+                    "late": sum(r.status == "late" for r in due),
+                    "returned": sum(r.status == "returned" for r in due),
+                    "overdue": sum(r.status == "overdue" for r in due),
+                    "pending": len(rs) - len(due),
+                    "on_time_rate": round(on_time / len(due), 4) if due else None,
+                    "reporting_rate": round(received / len(due), 4) if due else None})
+    return out
+
+

@@ -1,0 +1,382 @@
+"""Annual reports: member units enter values and narratives, the office compiles (aggregating
+its children's filed reports) and files upward; parents receive, receipt and return them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.audit.service import record
+from node.errors import BadRequest, Conflict, Forbidden, NotFound
+from node.models import (
+    KnownNode,
+    Plan,
+    PlanVersion,
+    ReceivedReport,
+    Report,
+    ReportNarrative,
+    ReportValue,
+    User,
+)
+from node.plans.dates import annual_report_due, late_days
+from node.plans.document import KINDS, PlanDocument, parse_document
+from node.protocol.directory import load_directory
+from node.protocol.inbox import Context, handles
+from node.protocol.outbox import emit
+from node.reports.aggregate import Figure, Reported, aggregate
+from node.runtime import NodeRuntime
+from sync import utcnow
+
+FIRST_YEAR, LAST_YEAR = 2021, 2030
+
+
+def report_id(code: str, kind: str, year: int) -> str:
+    return f"{code}-{kind}-{year}"
+
+
+def _check_kind_year(kind: str, year: int) -> None:
+    if kind not in KINDS:
+        raise BadRequest(f"kind must be women or children, not {kind!r}")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise BadRequest(f"year must be within the plan period {FIRST_YEAR}–{LAST_YEAR}")
+
+
+async def own_document(session: AsyncSession, code: str, kind: str) -> PlanDocument | None:
+    """This node's plan in force for ``kind``: its newest published version, else the draft."""
+    pv = await session.scalar(select(PlanVersion).where(
+        PlanVersion.plan_id == f"{code}-{kind}").order_by(PlanVersion.version.desc()).limit(1))
+    if pv is not None:
+        return parse_document(pv.document)
+    plan = await session.get(Plan, f"{code}-{kind}")
+    return parse_document(plan.document) if plan is not None else None
+
+
+async def _require_doc(session: AsyncSession, code: str, kind: str) -> PlanDocument:
+    doc = await own_document(session, code, kind)
+    if doc is None:
+        raise Conflict(f"no {kind} plan at this office yet: import or draft one first")
+    return doc
+
+
+async def get_report(session: AsyncSession, code: str, kind: str, year: int,
+                     *, create: bool = False) -> Report:
+    _check_kind_year(kind, year)
+    rid = report_id(code, kind, year)
+    rep = await session.get(Report, rid)
+    if rep is None:
+        if not create:
+            raise NotFound(f"no {kind} report for {year} yet")
+        rep = Report(id=rid, kind=kind, year=year, status="draft", next_year="",
+                     updated_at=utcnow())
+        session.add(rep)
+        await session.flush()
+    return rep
+
+
+def _editable(rep: Report) -> None:
+    if rep.status == "filed":
+        raise Conflict(f"report {rep.id} is filed; it can change only if the parent returns it")
+
+
+def _may_enter(user: User, areas: set[str], units: set[str]) -> None:
+    """A member unit enters only the parts for areas/indicators it leads or supports."""
+    if user.role in ("admin", "editor"):
+        return
+    if user.role != "member_unit":
+        raise Forbidden(f"role {user.role} may not enter report values")
+    if not user.unit or user.unit not in units:
+        raise Forbidden(f"成员单位 {user.unit or '(none set)'} is neither the lead unit nor a "
+                        f"responsible unit here (those are: {'、'.join(sorted(units)) or '-'})")
+
+
+async def enter_value(*, session: AsyncSession, code: str, kind: str, year: int,
+                      indicator: str, user: User, value: float | None = None,
+                      numerator: float | None = None,
+                      denominator: float | None = None) -> ReportValue:
+    doc = await _require_doc(session, code, kind)
+    ind = doc.by_code().get(indicator)
+    if ind is None:
+        raise BadRequest(f"indicator {indicator} is not in this office's {kind} plan")
+    _may_enter(user, {ind.area}, {u for u in [ind.lead_unit, *ind.responsible_units] if u})
+    if ind.aggregation == "ratio" and value is None:
+        if numerator is None or denominator is None:
+            raise BadRequest(f"{indicator} is a ratio: give numerator and denominator "
+                             "(or a value)")
+    if denominator is not None and denominator <= 0:
+        raise BadRequest("denominator must be greater than 0")
+    if numerator is not None and numerator < 0:
+        raise BadRequest("numerator must not be negative")
+    if value is None and numerator is None:
+        raise BadRequest("give a value, or numerator and denominator")
+    rep = await get_report(session, code, kind, year, create=True)
+    _editable(rep)
+    row = await session.get(ReportValue, (rep.id, indicator))
+    before = None
+    if row is None:
+        row = ReportValue(report_id=rep.id, code=indicator)
+        session.add(row)
+    else:
+        before = {"value": row.value, "numerator": row.numerator,
+                  "denominator": row.denominator}
+    row.value, row.numerator, row.denominator = value, numerator, denominator
+    row.source, row.entered_by, row.entered_at = "entered", user.name, utcnow()
+    rep.updated_at = utcnow()
+    await session.flush()
+    await record(session=session, actor=user.name, action="report.value", entity="report",
+                 entity_id=f"{rep.id}/{indicator}", before=before,
+                 after={"value": value, "numerator": numerator, "denominator": denominator})
+    return row
+
+
+async def enter_narrative(*, session: AsyncSession, code: str, kind: str, year: int, area: str,
+                          text: str, user: User) -> None:
+    doc = await _require_doc(session, code, kind)
+    if area not in {a.name for a in doc.areas}:
+        raise BadRequest(f"area {area!r} is not in this office's {kind} plan")
+    units = {u for i in doc.indicators if i.area == area
+             for u in [i.lead_unit, *i.responsible_units] if u}
+    _may_enter(user, {area}, units)
+    rep = await get_report(session, code, kind, year, create=True)
+    _editable(rep)
+    row = await session.get(ReportNarrative, (rep.id, area))
+    if row is None:
+        row = ReportNarrative(report_id=rep.id, area=area)
+        session.add(row)
+    row.text, row.entered_by, row.entered_at = text, user.name, utcnow()
+    await session.flush()
+    await record(session=session, actor=user.name, action="report.narrative",
+                 entity="report", entity_id=f"{rep.id}/{area}", after={"chars": len(text)})
+
+
+async def set_next_year(*, session: AsyncSession, code: str, kind: str, year: int, text: str,
+                        actor: str) -> None:
+    rep = await get_report(session, code, kind, year, create=True)
+    _editable(rep)
+    rep.next_year = text
+    rep.updated_at = utcnow()
+    await record(session=session, actor=actor, action="report.next_year", entity="report",
+                 entity_id=rep.id, after={"chars": len(text)})
+
+
+async def children_of(session: AsyncSession, parent: str) -> list[str]:
+    return list((await session.scalars(select(KnownNode.code).where(
+        KnownNode.parent_code == parent).order_by(KnownNode.code))).all())
+
+
+async def child_values(session: AsyncSession, children: list[str], kind: str, year: int
+                       ) -> dict[str, dict[str, Reported]]:
+    """The newest accepted (or, below the direct children, relayed) report of each child."""
+    rows = (await session.scalars(select(ReceivedReport).where(
+        ReceivedReport.filer.in_(children), ReceivedReport.kind == kind,
+        ReceivedReport.year == year, ReceivedReport.outcome.in_(("accepted", "relayed")))
+        .order_by(ReceivedReport.received_at))).all()
+    out: dict[str, dict[str, Reported]] = {}
+    for r in rows:  # later rows (refilings) replace earlier ones
+        out[r.filer] = {v["code"]: Reported(v.get("value"), v.get("numerator"),
+                                            v.get("denominator")) for v in r.values}
+    return out
+
+
+async def figures(*, session: AsyncSession, code: str, kind: str, year: int,
+                  under: str | None = None) -> list[Figure]:
+    """Aggregate the children of ``under`` (default: this node) for each indicator of this
+    node's plan. At the province, ``under`` a city drills down to that city's counties."""
+    doc = await _require_doc(session, code, kind)
+    parent = under or code
+    kids = await children_of(session, parent)
+    if under is not None and under != code:
+        known = await session.get(KnownNode, under)
+        if known is None:
+            raise NotFound(f"node {under} is not in this office's subtree")
+    vals = await child_values(session, kids, kind, year)
+    return [aggregate(i, kids, {c: vals.get(c, {}).get(i.code) for c in kids})
+            for i in doc.indicators]
+
+
+async def compile_report(*, session: AsyncSession, code: str, kind: str, year: int,
+                         actor: str) -> tuple[Report, int]:
+    """Fill every indicator nobody entered with the aggregate of the children's reports."""
+    rep = await get_report(session, code, kind, year, create=True)
+    _editable(rep)
+    n = 0
+    for fig in await figures(session=session, code=code, kind=kind, year=year):
+        if fig.value is None:
+            continue
+        row = await session.get(ReportValue, (rep.id, fig.code))
+        if row is not None and row.source == "entered":
+            continue
+        if row is None:
+            row = ReportValue(report_id=rep.id, code=fig.code)
+            session.add(row)
+        row.value, row.numerator, row.denominator = fig.value, fig.numerator, fig.denominator
+        row.source, row.entered_by, row.entered_at = "aggregated", actor, utcnow()
+        n += 1
+    rep.status = "compiled"
+    rep.updated_at = utcnow()
+    await session.flush()
+    await record(session=session, actor=actor, action="report.compile", entity="report",
+                 entity_id=rep.id, after={"aggregated": n})
+    return rep, n
+
+
+async def report_body(session: AsyncSession, rep: Report) -> dict[str, Any]:
+    values = (await session.scalars(select(ReportValue).where(ReportValue.report_id == rep.id)
+                                    .order_by(ReportValue.code))).all()
+    narr = (await session.scalars(select(ReportNarrative).where(
+        ReportNarrative.report_id == rep.id).order_by(ReportNarrative.area))).all()
+    return {"report_id": rep.id, "kind": rep.kind, "year": rep.year,
+            "values": [{"code": v.code, "value": v.value, "numerator": v.numerator,
+                        "denominator": v.denominator} for v in values],
+            "narratives": [{"area": n.area, "text": n.text} for n in narr],
+            "next_year": rep.next_year}
+
+
+async def file_report(*, session: AsyncSession, rt: NodeRuntime, kind: str, year: int,
+                      actor: str) -> tuple[Report, set[str]]:
+    """File the report with the parent (and, for drill-down, every ancestor)."""
+    code = rt.cfg.code
+    rep = await get_report(session, code, kind, year)
+    if rep.status == "filed":
+        raise Conflict(f"report {rep.id} is already filed")
+    d = await load_directory(session, code)
+    if d.parent is None:
+        raise Conflict("this office has no parent to file with (it is the top of the tree)")
+    body = await report_body(session, rep)
+    if not body["values"]:
+        raise Conflict("the report has no values yet: enter them or compile first")
+    if rep.filed_envelope_id is not None:
+        body["refiling_of"] = rep.filed_envelope_id
+    env, targets = await emit(session, rt, type="report.filing", recipient=code,
+                              scope="ancestors", body=body, directory=d)
+    rep.filed_envelope_id = env["id"]
+    rep.status = "filed"
+    rep.updated_at = utcnow()
+    await record(session=session, actor=actor, action="report.file", entity="report",
+                 entity_id=rep.id, after={"envelope": env["id"],
+                                          "refiling_of": body.get("refiling_of")})
+    return rep, targets
+
+
+async def report_due(session: AsyncSession, code: str, kind: str, year: int) -> date:
+    """Due date from this node's framework of that kind (default March 31 of year + 1)."""
+    doc = await own_document(session, code, kind)
+    return annual_report_due(year, doc.annual_report_due if doc else "03-31")
+
+
+@handles("report.filing")
+async def on_report(ctx: Context) -> dict[str, Any] | None:
+    from node.filings import answer
+
+    b, s, rt, env = ctx.env["body"], ctx.session, ctx.rt, ctx.env
+    direct = ctx.directory.parents.get(env["origin"]) == ctx.directory.self_code
+    received = rt.clock()
+    due = await report_due(s, ctx.directory.self_code if direct else
+                           ctx.directory.parents.get(env["origin"]) or "", b["kind"], b["year"])
+    if b.get("refiling_of"):  # the clock keeps running from the first filing
+        first = await s.get(ReceivedReport, b["refiling_of"])
+        if first is not None:
+            due = first.due_on
+    late = late_days(received, due, rt.cfg.zone)
+    row = ReceivedReport(id=env["id"], filer=env["origin"], kind=b["kind"], year=b["year"],
+                         direct=direct, received_at=received, due_on=due, late_days=late,
+                         outcome="accepted" if direct else "relayed", reasons=None,
+                         refiling_of=b.get("refiling_of"), values=b["values"],
+                         narratives=b["narratives"], next_year=b["next_year"],
+                         decided_by="auto" if direct else f"relay:{env['origin']}")
+    s.add(row)
+    await s.flush()
+    if not direct:
+        return None
+    row.receipt_envelope_id = await answer(
+        s, rt, ctx.directory, filing_id=row.id, filer=row.filer, filing_type="report.filing",
+        subject=f"{row.kind} {row.year}", received_at=received, due_on=due, outcome="accepted",
+        late_days=late, findings=[], reasons=None, decided_by="auto", targets=ctx.targets)
+    return {"outcome": "accepted", "due_on": due.isoformat(), "late_days": late}
+
+
+async def return_report(*, session: AsyncSession, rt: NodeRuntime, filing_id: str,
+                        reasons: str, actor: str) -> set[str]:
+    from node.filings import answer
+
+    row = await session.get(ReceivedReport, filing_id)
+    if row is None or not row.direct:
+        raise NotFound(f"no report {filing_id} filed directly with this office")
+    if row.outcome == "returned":
+        raise Conflict(f"report {filing_id} was already returned")
+    if not reasons.strip():
+        raise BadRequest("say why the report is returned (reasons)")
+    row.outcome, row.reasons, row.decided_by = "returned", reasons.strip(), actor
+    targets: set[str] = set()
+    d = await load_directory(session, rt.cfg.code)
+    row.receipt_envelope_id = await answer(
+        session, rt, d, filing_id=row.id, filer=row.filer, filing_type="report.filing",
+        subject=f"{row.kind} {row.year}", received_at=row.received_at, due_on=row.due_on,
+        outcome="returned", late_days=row.late_days, findings=[], reasons=row.reasons,
+        decided_by=actor, targets=targets)
+    return targets
+
+
+async def on_report_receipt(session: AsyncSession, body: dict[str, Any], env_id: str) -> None:
+    """At the filer: a returned report becomes editable again (refiling keeps its link)."""
+    rep = await session.scalar(select(Report).where(Report.filed_envelope_id == body["filing_id"]))
+    if rep is not None and body["outcome"] == "returned":
+        rep.status = "returned"
+        rep.updated_at = utcnow()
+
+
+async def own_series(
+    session: AsyncSession, code: str, kind: str
+) -> dict[str, list[tuple[int, float]]]:
+    """indicator → [(year, value)] from this node's own reports."""
+    doc = await _require_doc(session, code, kind)
+    units = {i.code: i.unit for i in doc.indicators}
+    rows = (await session.execute(
+        select(Report.year, ReportValue).join(ReportValue, ReportValue.report_id == Report.id)
+        .where(Report.kind == kind, Report.id.like(f"{code}-%")))).all()
+    out: dict[str, list[tuple[int, float]]] = {}
+    for year, v in rows:
+        x = Reported(v.value, v.numerator, v.denominator).resolved(units.get(v.code, ""))
+        if x is not None:
+            out.setdefault(v.code, []).append((year, x))
+    return out
+
+
+async def subtree_series(session: AsyncSession, code: str, kind: str
+                         ) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """node code → indicator → [(year, value)] from the reports received from the subtree."""
+    doc = await _require_doc(session, code, kind)
+    units = {i.code: i.unit for i in doc.indicators}
+    rows = (await session.scalars(select(ReceivedReport).where(
+        ReceivedReport.kind == kind, ReceivedReport.outcome.in_(("accepted", "relayed")))
+        .order_by(ReceivedReport.received_at))).all()
+    latest: dict[tuple[str, int], ReceivedReport] = {}
+    for r in rows:
+        latest[(r.filer, r.year)] = r
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for (filer, year), r in sorted(latest.items()):
+        for v in r.values:
+            x = Reported(v.get("value"), v.get("numerator"), v.get("denominator")).resolved(
+                units.get(v["code"], ""))
+            if x is not None:
+                out.setdefault(filer, {}).setdefault(v["code"], []).append((year, x))
+    return out
+
+
+async def early_warnings(*, session: AsyncSession, code: str, kind: str,
+                         volatility: float) -> list[dict[str, Any]]:
+    """Warnings for this node's own series and for every node of its subtree that reported."""
+    from node.reports.warnings import warnings_for
+
+    doc = await _require_doc(session, code, kind)
+    out: list[dict[str, Any]] = []
+    scopes = {code: await own_series(session, code, kind)}
+    scopes.update(await subtree_series(session, code, kind))
+    for scope, series in scopes.items():
+        for ind in doc.indicators:
+            for w in warnings_for(ind, series.get(ind.code, []), volatility=volatility):
+                out.append({"scope": scope, **w.as_dict()})
+    return out
