@@ -820,17 +820,21 @@ def warnings_cmd(kind: str, fmt: str = Fmt, out: Path = Out, data_dir: Path = Da
 @audit_app.command("timeliness")
 def audit_timeliness(subtree: str = typer.Option(None, help="audit only this node's subtree"),
                      year: int = typer.Option(None, help="only this report year"),
+                     from_year: int = typer.Option(2021, help="first report year expected"),
                      fmt: str = Fmt, out: Path = Out, data_dir: Path = DataDir) -> None:
     """Who filed what, when, and whether on time — for the whole subtree, from the ledger."""
     from datetime import datetime
 
-    from node.audit.timeliness import timeliness
+    from node.audit.timeliness import kinds_in_force, timeliness
     from node.reports import exports
 
     async def go(s: Any, rt: Any) -> Any:
         try:
+            today = datetime.now(rt.cfg.zone).date()
             return await timeliness(session=s, self_code=rt.cfg.code, subtree=subtree,
-                                    year=year, today=datetime.now(rt.cfg.zone).date())
+                                    year=year, today=today,
+                                    report_years=range(from_year, today.year),
+                                    kinds=await kinds_in_force(s, rt.cfg.code) or None)
         except KeyError:
             from node.errors import NotFound
 
@@ -843,6 +847,83 @@ def audit_timeliness(subtree: str = typer.Option(None, help="audit only this nod
     if fmt == "table":
         typer.echo("")
         _emit_table("table", None, rep, [("按层级", rep["by_level"], exports.RATE_COLUMNS)])
+
+
+cluster_app = typer.Typer(help="Run any subtree of divisions.json as real node processes.",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+ClusterDir = typer.Option(Path("plansync-cluster"), "--dir", help="cluster base directory")
+
+
+@cluster_app.command("up")
+def cluster_up(root: str = typer.Option("150000", help="GB/T 2260 code of the subtree root"),
+               depth: int = typer.Option(None, help="levels below the root (default: all)"),
+               children: int = typer.Option(None, help="at most N children per node"),
+               pg_admin: str = typer.Option(None, help="PostgreSQL admin URL: one database "
+                                            "per node (default: SQLite files)"),
+               redis_url: str = typer.Option(None, help="Redis: arq workers per node"),
+               enrol: bool = typer.Option(True, help="enrol every node with its parent"),
+               base: Path = ClusterDir) -> None:
+    """Start the subtree as `plansync serve` (and `worker`) processes; they keep running."""
+    from node.harness import Cluster, pick
+
+    try:
+        codes = pick(root, depth, children)
+    except KeyError as e:
+        _fail(str(e))
+        return
+    if (base / "cluster.json").exists():
+        _fail(f"{base} already holds a cluster: `plansync cluster down --dir {base}` first")
+
+    def progress(i: int, n: int, what: str) -> None:
+        typer.echo(f"  [{i}/{n}] {what}")
+
+    async def go() -> Any:
+        c = await Cluster.create(base, codes, pg_admin=pg_admin, redis_url=redis_url,
+                                 progress=progress)
+        await c.start_all(progress=progress)
+        if enrol:
+            await c.enrol_all(progress=progress)
+        c.save()
+        return c
+
+    c = _run(go)
+    typer.echo(f"集群已启动 cluster up: {len(c.members)} nodes in {base}")
+
+
+@cluster_app.command("status")
+def cluster_status(base: Path = ClusterDir) -> None:
+    """Each node's readiness, outbox and address."""
+    import httpx
+
+    from node.harness import Cluster
+
+    c = Cluster.load(base)
+    for m in c.members.values():
+        try:
+            r = httpx.get(f"{m.url}/readyz", timeout=2)
+            state = "ready" if r.status_code == 200 else f"not ready ({r.status_code})"
+        except httpx.HTTPError:
+            state = "down"
+        typer.echo(f"{m.code} {m.name:<10} {m.level:<8} {m.url:<24} {state}")
+
+
+@cluster_app.command("down")
+def cluster_down(base: Path = ClusterDir,
+                 purge: bool = typer.Option(False, help="also delete data and databases")) -> None:
+    """Stop the cluster's processes (and with --purge remove its data)."""
+    import shutil
+
+    from node.harness import Cluster
+
+    c = Cluster.load(base)
+    n = c.down()
+    if purge:
+        _run(c.drop_databases)
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        (base / "cluster.json").rename(base / "cluster.stopped.json")
+    typer.echo(f"集群已停止 cluster down: signalled {n} processes")
 
 
 def main() -> None:

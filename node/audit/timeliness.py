@@ -72,7 +72,11 @@ def _status(
 
 async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                      subtree: str | None = None, year: int | None = None,
-                     report_years: range | None = None) -> dict[str, Any]:
+                     report_years: range | None = None,
+                     kinds: dict[str, str] | None = None) -> dict[str, Any]:
+    """``kinds`` maps each plan kind in force here to its annual report due day (MM-DD);
+    by default both kinds, due March 31."""
+    kinds = kinds or dict.fromkeys(KINDS, "03-31")
     nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
     root = subtree or self_code
     if root not in nodes:
@@ -100,8 +104,9 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
         n = nodes[code]
         expected: list[tuple[str, date | None]] = []
         if year is None:
-            expected += [(f"plan.{k}", None) for k in KINDS]
-        expected += [(f"report.{k}.{y}", annual_report_due(y)) for y in years for k in KINDS]
+            expected += [(f"plan.{k}", None) for k in kinds]
+        expected += [(f"report.{k}.{y}", annual_report_due(y, mm_dd)) for y in years
+                     for k, mm_dd in kinds.items()]
         for filing, due in expected:
             entries = by.get((code, filing), [])
             status, e = _status(entries, due, today)
@@ -115,6 +120,18 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
     return {"root": root, "generated_on": today.isoformat(), "rows": [r.as_dict() for r in rows],
             "by_node": _rates(rows, lambda r: r.code),
             "by_level": _rates(rows, lambda r: r.level)}
+
+
+async def kinds_in_force(session: AsyncSession, code: str) -> dict[str, str]:
+    """Plan kinds this node has (published or draft) and their annual report due day."""
+    from node.reports.service import own_document
+
+    out = {}
+    for k in KINDS:
+        doc = await own_document(session, code, k)
+        if doc is not None:
+            out[k] = doc.annual_report_due
+    return out
 
 
 def _rates(rows: list[Row], key: Any) -> list[dict[str, Any]]:

@@ -215,7 +215,7 @@ async def list_frameworks(session: AsyncSession = Depends(get_session),
         Framework.origin, Framework.kind, Framework.version))).all()
     return [{"origin": f.origin, "kind": f.kind, "version": f.version, "title": f.title,
              "released_on": f.released_on.isoformat(), "received_at": format_ts(f.received_at),
-             "diff": f.diff, "breaks": f.breaks} for f in rows]
+             "diff": f.diff, "breaks": f.breaks, "document": f.document} for f in rows]
 
 
 @router.get("/filings")

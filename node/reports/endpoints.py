@@ -157,14 +157,18 @@ async def get_warnings(kind: str, format: str = "json",
 
 @router.get("/audit/timeliness")
 async def get_timeliness(subtree: str | None = None, year: int | None = None,
-                         format: str = "json", session: AsyncSession = Depends(get_session),
+                         from_year: int = 2021, format: str = "json",
+                         session: AsyncSession = Depends(get_session),
                          rt: NodeRuntime = Depends(get_rt),
                          _: User = Depends(require(Perm.audit_read))) -> Response:
-    from node.audit.timeliness import timeliness
+    from node.audit.timeliness import kinds_in_force, timeliness
 
     try:
+        today = datetime.now(rt.cfg.zone).date()
         rep = await timeliness(session=session, self_code=rt.cfg.code, subtree=subtree,
-                               year=year, today=datetime.now(rt.cfg.zone).date())
+                               year=year, today=today,
+                               report_years=range(from_year, today.year),
+                               kinds=await kinds_in_force(session, rt.cfg.code) or None)
     except KeyError:
         raise NotFound(f"{subtree} is not in this office's subtree") from None
     return render(format, "timeliness", rep,
