@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     pull_interval_seconds: float = 30.0
     volatility_threshold: float = 0.2  # early warning: year-on-year swing beyond ±20%
     sweep_interval_seconds: float = 5.0
+    max_backoff_seconds: float = 600.0  # cap of the exponential retry delay
     # run the in-process delivery loop as a background task (tests drive it by hand)
     delivery_loop: bool = True
 

@@ -33,18 +33,20 @@ async def answer(
     env, t = await emit(session, rt, type="filing.receipt", recipient=filer, scope="node",
                         body=receipt, directory=d)
     targets |= t
-    session.add(LedgerEntry(envelope_id=env["id"], filing_id=filing_id, filing_type=filing_type,
+    ledger_id = env["id"]
+    if d.parent is not None:  # the same fact, under the same id, at every ancestor
+        led, t = await emit(session, rt, type="ledger.entry", recipient=rt.cfg.code,
+                            scope="ancestors",
+                            body={"filing_id": filing_id, "filing_type": filing_type,
+                                  "subject": subject, "filer": filer, "receiver": rt.cfg.code,
+                                  **facts},
+                            directory=d)
+        ledger_id = led["id"]
+        targets |= t
+    session.add(LedgerEntry(envelope_id=ledger_id, filing_id=filing_id, filing_type=filing_type,
                             subject=subject, filer=filer, receiver=rt.cfg.code,
                             received_at=received_at, due_on=due_on, outcome=outcome,
                             late_days=late_days))
-    if d.parent is not None:
-        _, t = await emit(session, rt, type="ledger.entry", recipient=rt.cfg.code,
-                          scope="ancestors",
-                          body={"filing_id": filing_id, "filing_type": filing_type,
-                                "subject": subject, "filer": filer, "receiver": rt.cfg.code,
-                                **facts},
-                          directory=d)
-        targets |= t
     await record(session=session, actor=decided_by, action=f"filing.{outcome}",
                  entity=filing_type, entity_id=filing_id,
                  after={"filer": filer, "subject": subject, "late_days": late_days})

@@ -120,19 +120,20 @@ class Cluster:
         env = {**os.environ, "PLANSYNC_SWEEP_INTERVAL_SECONDS": "0.5",
                "PLANSYNC_PULL_INTERVAL_SECONDS": "5", "PLANSYNC_LOG_LEVEL": "WARNING",
                **self.env}
-        log = open(Path(m.data_dir) / "serve.log", "ab")  # noqa: SIM115
-        p = subprocess.Popen([sys.executable, "-m", "node", "serve", "--data-dir", m.data_dir,
-                              "--port", str(m.port)], stdout=log, stderr=subprocess.STDOUT,
-                             env=env, start_new_session=True)
-        self._procs[code] = p
-        m.pid = p.pid
+        self._procs[code] = self._spawn(["serve", "--data-dir", m.data_dir, "--port",
+                                         str(m.port)], Path(m.data_dir) / "serve.log", env)
+        m.pid = self._procs[code].pid
         if self.redis_url:
-            wlog = open(Path(m.data_dir) / "worker.log", "ab")  # noqa: SIM115
-            w = subprocess.Popen([sys.executable, "-m", "node", "worker", "--data-dir",
-                                  m.data_dir], stdout=wlog, stderr=subprocess.STDOUT, env=env,
-                                 start_new_session=True)
+            w = self._spawn(["worker", "--data-dir", m.data_dir],
+                            Path(m.data_dir) / "worker.log", env)
             self._procs[f"{code}:worker"] = w
             m.worker_pid = w.pid
+
+    @staticmethod
+    def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with open(log, "ab") as f:  # the child keeps its own handle
+            return subprocess.Popen([sys.executable, "-m", "node", *args], stdout=f,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     async def start_all(self, progress: Any = None) -> None:
         for code in self.members:

@@ -54,7 +54,7 @@ async def test_arq_worker_delivers_the_outbox(
         env = await send(c, "150603", "plan.filing", "150600")
         await _wait_enqueued(c, "150603")
         r = Redis.from_url(redis_url)
-        assert await r.exists("arq:job:deliver:150600") == 1
+        assert await r.exists("arq:job:plansync:150603:deliver:150600") == 1
         await r.aclose()
         await _run_worker_until(c, "150603", lambda: _delivered(c, "150603", env["id"]))
         assert await record(c, "150600", env["id"]) is not None

@@ -65,7 +65,7 @@ async def deliver_target(rt: NodeRuntime, target: str) -> Outcome:
             results = await rt.client.push(url, [r.raw for r in rows])
         except TransportError as e:
             permanent = isinstance(e, PeerRejected) and e.status in (400, 413, 422)
-            delay = backoff(rows[0].attempts)
+            delay = backoff(rows[0].attempts, cap=rt.settings.max_backoff_seconds)
             rt.metrics.deliveries.labels("transient_error").inc()
             log.warning("delivery failed", extra={"target": target, "error": str(e),
                                                   "retry_in": round(delay, 2),
@@ -94,7 +94,8 @@ async def deliver_target(rt: NodeRuntime, target: str) -> Outcome:
             for seq, attempts, err in retry:
                 await session.execute(update(OutboxRow).where(OutboxRow.seq == seq).values(
                     attempts=attempts + 1, last_error=err,
-                    next_attempt_at=now + timedelta(seconds=backoff(attempts))))
+                    next_attempt_at=now + timedelta(seconds=backoff(
+                        attempts, cap=rt.settings.max_backoff_seconds))))
             await session.execute(update(KnownNode).where(KnownNode.code == target)
                                   .values(last_contact_at=now))
         rt.metrics.deliveries.labels("delivered").inc(len(delivered))

@@ -121,7 +121,10 @@ class ArqDispatcher(Dispatcher):
 
     async def enqueue(self, target: str, defer: float | None = None) -> None:
         try:
-            await self.pool.enqueue_job("deliver_target", target, _job_id=f"deliver:{target}",
+            from node.delivery.worker import job_id
+
+            await self.pool.enqueue_job("deliver_target", target,
+                                        _job_id=job_id(self.rt.cfg.code, target),
                                         _defer_by=defer)
         except Exception:  # Redis down: the sweeper re-queues from the outbox later
             log.warning("could not enqueue delivery; the sweeper will retry",

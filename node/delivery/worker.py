@@ -23,6 +23,12 @@ def queue_name(code: str) -> str:
     return f"plansync:{code}:queue"
 
 
+def job_id(code: str, target: str) -> str:
+    """arq job ids are global to a Redis database: name the sending node as well, so nodes
+    sharing one Redis never block each other's deliveries."""
+    return f"plansync:{code}:deliver:{target}"
+
+
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
@@ -39,7 +45,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     rt: NodeRuntime = ctx["rt"]
     targets = await due_targets(rt)
     for t in targets:
-        await ctx["redis"].enqueue_job("deliver_target", t, _job_id=f"deliver:{t}",
+        await ctx["redis"].enqueue_job("deliver_target", t, _job_id=job_id(rt.cfg.code, t),
                                        _queue_name=queue_name(rt.cfg.code))
     return len(targets)
 
