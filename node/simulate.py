@@ -1,0 +1,141 @@
+"""Many real nodes in one process, connected by httpx.ASGITransport (benchmarks and the
+national simulation). Each node is a full app with its own SQLite database and key; delivery
+runs in each node's in-process loop, exactly as in `plansync serve`.
+
+Databases are copied from one migrated template, so building thousands of nodes does not run
+the migrations thousands of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from node.app import create_app
+from node.config import NodeConfig, Settings, build_config, write_config
+from node.db import create_engine, session_factory, transaction, upgrade
+from node.divisions import divisions
+from node.protocol.directory import ensure_self
+from node.runtime import NodeRuntime
+from sync import Signer
+
+
+class Routing(httpx.AsyncBaseTransport):
+    """Routes requests to in-process node apps by host name (``n<code>.sim``)."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, httpx.ASGITransport] = {}
+        self.offline: set[str] = set()
+
+    def add(self, host: str, app: FastAPI) -> None:
+        self.apps[host] = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host in self.offline or host not in self.apps:
+            raise httpx.ConnectError(f"{host} is offline", request=request)
+        return await self.apps[host].handle_async_request(request)
+
+
+def url_of(code: str) -> str:
+    return f"http://n{code}.sim"
+
+
+class Simulation:
+    def __init__(self, base: Path, settings: Settings | None = None) -> None:
+        self.base = base
+        self.settings = settings or Settings(sweep_interval_seconds=2.0,
+                                             pull_interval_seconds=3600, log_level="WARNING")
+        self.transport = Routing()
+        self.apps: dict[str, FastAPI] = {}
+        self.cfgs: dict[str, NodeConfig] = {}
+        self._stack = contextlib.AsyncExitStack()
+        self._template: Path | None = None
+
+    def rt(self, code: str) -> NodeRuntime:
+        rt: NodeRuntime = self.apps[code].state.rt
+        return rt
+
+    async def _template_db(self) -> Path:
+        if self._template is None:
+            self._template = self.base / "template.db"
+            engine = create_engine(f"sqlite+aiosqlite:///{self._template}")
+            try:
+                await upgrade(engine)
+            finally:
+                await engine.dispose()
+        return self._template
+
+    async def add(self, code: str) -> None:
+        d = divisions()[code]
+        parent = d.parent if d.parent in self.cfgs else None
+        ddir = self.base / code
+        ddir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(await self._template_db(), ddir / "plansync.db")
+        cfg = build_config({"code": code, "name": d.name, "level": d.level,
+                            "base_url": url_of(code),
+                            "parent_url": url_of(parent) if parent else None,
+                            "database_url": f"sqlite+aiosqlite:///{ddir / 'plansync.db'}",
+                            "data_dir": str(ddir)})
+        signer = Signer.generate()
+        signer.save(cfg.key_path)
+        write_config(cfg)
+        engine = create_engine(cfg.database_url)
+        try:
+            async with transaction(session_factory(engine)) as s:
+                await ensure_self(s, cfg, signer)
+        finally:
+            await engine.dispose()
+        app = create_app(cfg, self.settings, transport=self.transport)
+        await self._stack.enter_async_context(app.router.lifespan_context(app))
+        self.apps[code] = app
+        self.cfgs[code] = cfg
+        self.transport.add(f"n{code}.sim", app)
+
+    async def build(self, codes: list[str], progress: Callable[[int, int], Any] | None = None
+                    ) -> None:
+        for i, code in enumerate(codes):
+            await self.add(code)
+            if progress and (i + 1) % 100 == 0:
+                progress(i + 1, len(codes))
+
+    async def enrol(self, code: str) -> None:
+        from datetime import timedelta
+
+        from node.protocol.enrol import create_invite, enroll_with_parent
+
+        parent = divisions()[code].parent
+        assert parent is not None
+        prt = self.rt(parent)
+        async with transaction(prt.sessions) as s:
+            token = await create_invite(session=s, code=code, name=self.cfgs[code].name,
+                                        actor="sim", ttl=timedelta(hours=1))
+        await enroll_with_parent(self.rt(code), token)
+
+    async def enrol_all(self, progress: Callable[[int, int], Any] | None = None) -> None:
+        todo = [c for c in self.apps if divisions()[c].parent in self.apps]
+        for i, code in enumerate(todo):
+            await self.enrol(code)
+            if progress and (i + 1) % 100 == 0:
+                progress(i + 1, len(todo))
+
+    async def wait(self, what: str, check: Callable[[], Any], timeout: float,
+                   every: float = 0.05) -> float:
+        import asyncio
+
+        t0 = time.monotonic()
+        while not await check():
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"timed out waiting for {what}")
+            await asyncio.sleep(every)
+        return time.monotonic() - t0
+
+    async def close(self) -> None:
+        await self._stack.aclose()
