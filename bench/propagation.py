@@ -26,35 +26,17 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from node.db import transaction  # noqa: E402
 from node.harness import pick  # noqa: E402
 from node.models import Framework  # noqa: E402
-from node.plans import service  # noqa: E402
 from node.plans.document import load_file  # noqa: E402
-from node.simulate import Simulation  # noqa: E402
+from node.simulate import Simulation, publish_plan  # noqa: E402
 
 SAMPLE = ROOT / "node" / "data" / "framework-sample.json"
 
 
-async def release(sim: Simulation, root: str, version_title: str) -> float:
-    rt = sim.rt(root)
-    async with transaction(rt.sessions) as s:
-        pid = service.plan_id_for(root, "women")
-        if await s.get(service.Plan, pid) is None:
-            await service.create_plan(session=s, code=root, kind="women", title=version_title,
-                                      document=load_file(SAMPLE, "women"), actor="bench")
-        else:
-            await service.revise(session=s, plan_id=pid, actor="bench")
-        for step in ("expert_review", "submit"):
-            await service.advance(session=s, plan_id=pid, step=step, actor="editor")
-        await service.advance(session=s, plan_id=pid, step="approve", actor="director")
-        pv, targets = await service.publish(session=s, rt=rt, plan_id=pid,
-                                            released_on=date.today(), actor="director",
-                                            is_admin=True)
-    t0 = time.monotonic()
-    assert rt.dispatcher is not None
-    rt.dispatcher.kick(targets)
-    return t0
+async def release(sim: Simulation, root: str) -> float:
+    await publish_plan(sim, root, load_file(SAMPLE, "women"), released=date.today())
+    return time.monotonic()
 
 
 async def has_version(sim: Simulation, code: str, origin: str, version: int) -> bool:
@@ -66,7 +48,7 @@ async def has_version(sim: Simulation, code: str, origin: str, version: int) -> 
 
 async def measure(sim: Simulation, root: str, others: list[str], version: int) -> tuple[
         float, dict[str, float]]:
-    t0 = await release(sim, root, "内蒙古自治区妇女发展规划")
+    t0 = await release(sim, root)
     arrived: dict[str, float] = {}
     while len(arrived) < len(others):
         for code in others:

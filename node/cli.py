@@ -22,7 +22,6 @@ from node.config import (
     default_database_url,
     load_config,
     resolve_data_dir,
-    write_config,
 )
 
 T = TypeVar("T")
@@ -105,8 +104,6 @@ def init(
     force: bool = typer.Option(False, help="overwrite an existing node.json (keeps the key)"),
 ) -> None:
     """Create a node: config file, Ed25519 key pair (owner-only), migrated database."""
-    from sync import Signer
-
     ddir = resolve_data_dir(data_dir)
     if (ddir / CONFIG_FILE).exists() and not force:
         _fail(f"{ddir / CONFIG_FILE} already exists; use --force to rewrite it")
@@ -114,28 +111,9 @@ def init(
                       "base_url": base_url, "redis_url": redis_url, "timezone": timezone,
                       "database_url": database_url or default_database_url(ddir),
                       "data_dir": str(ddir)})
-    ddir.mkdir(parents=True, exist_ok=True)
-    ddir.chmod(0o700)
-    if cfg.key_path.exists():
-        signer = Signer.load(cfg.key_path)
-    else:
-        signer = Signer.generate()
-        signer.save(cfg.key_path)
-    write_config(cfg)
+    from node.provision import provision
 
-    async def go() -> None:
-        from node.db import create_engine, session_factory, transaction, upgrade
-        from node.protocol.directory import ensure_self
-
-        engine = create_engine(cfg.database_url)
-        try:
-            await upgrade(engine)
-            async with transaction(session_factory(engine)) as session:
-                await ensure_self(session, cfg, signer)
-        finally:
-            await engine.dispose()
-
-    _run(go)
+    signer = _run(lambda: provision(cfg))
     typer.echo(f"已创建节点 node created: {cfg.code} {cfg.name} ({cfg.level.value})")
     typer.echo(f"  data dir: {ddir}\n  key id:   {signer.key_id}\n  listens:  {cfg.base_url}")
     if cfg.parent_url:

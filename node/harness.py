@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from node.config import build_config, default_database_url, write_config
+from node.config import build_config, default_database_url
 from node.divisions import divisions
 
 STATE = "cluster.json"
@@ -90,24 +90,18 @@ class Cluster:
 
     async def _init(self, m: Member) -> None:
         from node.auth.service import create_user, issue_token
-        from node.db import create_engine, session_factory, transaction, upgrade
-        from node.protocol.directory import ensure_self
-        from sync import Signer
+        from node.db import create_engine, session_factory, transaction
+        from node.provision import provision
 
         parent_url = self.members[m.parent].url if m.parent else None
         cfg = build_config({"code": m.code, "name": m.name, "level": m.level,
                             "base_url": m.url, "parent_url": parent_url,
                             "data_dir": m.data_dir, "database_url": m.database_url,
                             "redis_url": self.redis_url})
-        Path(m.data_dir).mkdir(parents=True, exist_ok=True)
-        signer = Signer.generate()
-        signer.save(cfg.key_path)
-        write_config(cfg)
+        await provision(cfg)
         engine = create_engine(cfg.database_url)
         try:
-            await upgrade(engine)
             async with transaction(session_factory(engine)) as s:
-                await ensure_self(s, cfg, signer)
                 user = await create_user(session=s, name="admin", role="admin", password=None,
                                          actor="cluster")
                 m.token = await issue_token(session=s, user=user, label="cluster",

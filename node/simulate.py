@@ -9,7 +9,6 @@ the migrations thousands of times.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +18,11 @@ import httpx
 from fastapi import FastAPI
 
 from node.app import create_app
-from node.config import NodeConfig, Settings, build_config, write_config
-from node.db import create_engine, session_factory, transaction, upgrade
+from node.config import NodeConfig, Settings, build_config
+from node.db import create_engine, transaction, upgrade
 from node.divisions import divisions
-from node.protocol.directory import ensure_self
+from node.provision import provision
 from node.runtime import NodeRuntime
-from sync import Signer
 
 
 class Routing(httpx.AsyncBaseTransport):
@@ -77,22 +75,12 @@ class Simulation:
         d = divisions()[code]
         parent = d.parent if d.parent in self.cfgs else None
         ddir = self.base / code
-        ddir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(await self._template_db(), ddir / "plansync.db")
         cfg = build_config({"code": code, "name": d.name, "level": d.level,
                             "base_url": url_of(code),
                             "parent_url": url_of(parent) if parent else None,
                             "database_url": f"sqlite+aiosqlite:///{ddir / 'plansync.db'}",
                             "data_dir": str(ddir)})
-        signer = Signer.generate()
-        signer.save(cfg.key_path)
-        write_config(cfg)
-        engine = create_engine(cfg.database_url)
-        try:
-            async with transaction(session_factory(engine)) as s:
-                await ensure_self(s, cfg, signer)
-        finally:
-            await engine.dispose()
+        await provision(cfg, template_db=await self._template_db())
         app = create_app(cfg, self.settings, transport=self.transport)
         await self._stack.enter_async_context(app.router.lifespan_context(app))
         self.apps[code] = app
@@ -139,3 +127,26 @@ class Simulation:
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+async def publish_plan(sim: Simulation, code: str, document: Any, *, released: Any,
+                       title: str = "妇女发展规划") -> None:
+    """Create (or revise) the node's women's plan, take it through review and publish it."""
+    from node.models import Plan
+    from node.plans import service
+
+    rt = sim.rt(code)
+    async with transaction(rt.sessions) as s:
+        pid = service.plan_id_for(code, "women")
+        if await s.get(Plan, pid) is None:
+            await service.create_plan(session=s, code=code, kind="women", title=title,
+                                      document=document, actor="sim")
+        else:
+            await service.revise(session=s, plan_id=pid, actor="sim")
+        for step in ("expert_review", "submit"):
+            await service.advance(session=s, plan_id=pid, step=step, actor="editor")
+        await service.advance(session=s, plan_id=pid, step="approve", actor="director")
+        _, targets = await service.publish(session=s, rt=rt, plan_id=pid, released_on=released,
+                                           actor="director", is_admin=True)
+    assert rt.dispatcher is not None
+    rt.dispatcher.kick(targets)

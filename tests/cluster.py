@@ -11,11 +11,10 @@ import httpx
 from fastapi import FastAPI
 
 from node.app import create_app
-from node.config import NodeConfig, Settings, build_config, write_config
-from node.db import create_engine, session_factory, transaction, upgrade
-from node.protocol.directory import ensure_self
+from node.config import NodeConfig, Settings, build_config
+from node.db import transaction
+from node.provision import provision
 from node.runtime import NodeRuntime
-from sync import Signer
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):
@@ -61,16 +60,7 @@ async def make_node_config(
         "parent_url": url_of(parent) if parent else None, "database_url": database_url,
         "redis_url": redis_url, "data_dir": str(ddir),
     })
-    signer = Signer.generate()
-    signer.save(cfg.key_path)
-    write_config(cfg)
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine)
-        async with transaction(session_factory(engine)) as session:
-            await ensure_self(session, cfg, signer)
-    finally:
-        await engine.dispose()
+    await provision(cfg)
     return cfg
 
 

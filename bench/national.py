@@ -1,0 +1,125 @@
+"""National simulation: every division in divisions.json (34 provinces, 334 cities, 2,851
+counties = 3,219 nodes) as real node apps with their own SQLite databases and keys in one
+process, connected by httpx.ASGITransport.
+
+divisions.json has no national level: each province is the root of its tree. So every
+province releases its framework, it must reach every node below, then every county publishes
+its plan and files it with its parent, and every province's timeliness audit must show every
+county's filing. Reports wall time per phase and peak memory (RSS).
+
+    .venv/bin/python bench/national.py [--provinces N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from node.audit.timeliness import timeliness  # noqa: E402
+from node.divisions import divisions  # noqa: E402
+from node.harness import pick  # noqa: E402
+from node.models import Framework, SentFiling  # noqa: E402
+from node.plans.document import load_file  # noqa: E402
+from node.simulate import Simulation, publish_plan  # noqa: E402
+
+SAMPLE = ROOT / "node" / "data" / "framework-sample.json"
+DOC = load_file(SAMPLE, "women")
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def publish(sim: Simulation, code: str) -> None:
+    await publish_plan(sim, code, DOC, released=date.today())
+
+
+async def count_done(sim: Simulation, codes: list[str], query: object) -> int:
+    n = 0
+    for code in codes:
+        async with sim.rt(code).sessions() as s:
+            if await s.scalar(query):  # type: ignore[arg-type]
+                n += 1
+    return n
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--provinces", type=int, default=None, help="only the first N provinces")
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    provinces = sorted(c for c, d in divisions().items() if d.parent is None)
+    provinces = provinces[:args.provinces]
+    codes = [c for p in provinces for c in pick(p)]
+    counties = [c for c in codes if divisions()[c].level == "county"]
+    print(f"{len(codes)} nodes: {len(provinces)} provinces, {len(counties)} counties; "
+          f"fd limit {hard}", flush=True)
+    sim = Simulation(Path(tempfile.mkdtemp(prefix="plansync-national-")))
+    phases: dict[str, float] = {}
+    t = time.monotonic()
+    await sim.build(codes, progress=lambda i, n: print(f"  built {i}/{n}  rss "
+                                                         f"{rss_mb():.0f} MB", flush=True))
+    phases["build"] = time.monotonic() - t
+    t = time.monotonic()
+    await sim.enrol_all(progress=lambda i, n: print(f"  enrolled {i}/{n}", flush=True))
+    phases["enrol"] = time.monotonic() - t
+
+    t = time.monotonic()
+    for p in provinces:
+        await publish(sim, p)
+    below = [c for c in codes if c not in provinces]
+    q = select(func.count()).select_from(Framework)
+    while (done := await count_done(sim, below, q)) < len(below):
+        print(f"  framework at {done}/{len(below)} nodes ({time.monotonic() - t:.0f} s)",
+              flush=True)
+        await asyncio.sleep(2)
+    phases["release to every node"] = time.monotonic() - t
+    print(f"release reached all {len(below)} nodes in {phases['release to every node']:.1f} s",
+          flush=True)
+
+    t = time.monotonic()
+    for i, c in enumerate(counties):
+        await publish(sim, c)
+        if (i + 1) % 250 == 0:
+            print(f"  {i + 1}/{len(counties)} counties published", flush=True)
+    q2 = select(func.count()).select_from(SentFiling).where(SentFiling.outcome.is_not(None))
+    while (done := await count_done(sim, counties, q2)) < len(counties):
+        print(f"  receipts at {done}/{len(counties)} counties ({time.monotonic() - t:.0f} s)",
+              flush=True)
+        await asyncio.sleep(2)
+    phases["every county files and gets its receipt"] = time.monotonic() - t
+
+    t = time.monotonic()
+    complete = 0
+    for p in provinces:
+        async with sim.rt(p).sessions() as s:
+            rep = await timeliness(session=s, self_code=p, today=date.today(),
+                                   report_years=range(0), kinds={"women": "03-31"})
+        rows = [r for r in rep["rows"] if r["filing"] == "plan.women"
+                and divisions()[r["code"]].level == "county"]
+        assert all(r["received_at"] for r in rows), f"{p}: audit incomplete"
+        complete += len(rows)
+    phases["audits"] = time.monotonic() - t
+    assert complete == len(counties)
+    await sim.close()
+    print(f"\nnational simulation: {len(codes)} nodes in one process")
+    for k, v in phases.items():
+        print(f"  {k:<42} {v:8.1f} s")
+    print(f"  every province's audit shows all {complete} county filings")
+    print(f"  peak RSS {rss_mb():.0f} MB ({rss_mb() / len(codes):.2f} MB per node)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
