@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import verify_chain
 from node.auth.service import Perm, create_user, issue_token, login
-from node.deps import current_user, get_rt, get_session, require
+from node.deps import SessionDep, UserDep, get_rt, require
 from node.models import KnownNode, User
 from node.protocol.enrol import create_invite
 from node.protocol.keys import rotate_key
@@ -48,18 +48,18 @@ class InviteCreate(BaseModel):
 
 @router.post("/auth/token")
 async def post_token(req: TokenRequest,
-                     session: AsyncSession = Depends(get_session)) -> dict[str, str]:
+                     session: AsyncSession = SessionDep) -> dict[str, str]:
     """Exchange a user name and password for an API token."""
     return {"token": await login(session=session, name=req.name, password=req.password)}
 
 
 @router.get("/me")
-async def get_me(user: User = Depends(current_user)) -> UserRead:
+async def get_me(user: User = UserDep) -> UserRead:
     return UserRead(id=user.id, name=user.name, role=user.role)
 
 
 @router.post("/users", status_code=201)
-async def post_user(req: UserCreate, session: AsyncSession = Depends(get_session),
+async def post_user(req: UserCreate, session: AsyncSession = SessionDep,
                     admin: User = Depends(require(Perm.users_manage))) -> dict[str, Any]:
     user = await create_user(session=session, name=req.name, role=req.role,
                              password=req.password, actor=admin.name, unit=req.unit)
@@ -69,7 +69,7 @@ async def post_user(req: UserCreate, session: AsyncSession = Depends(get_session
 
 
 @router.post("/children/invites", status_code=201)
-async def post_invite(req: InviteCreate, session: AsyncSession = Depends(get_session),
+async def post_invite(req: InviteCreate, session: AsyncSession = SessionDep,
                       admin: User = Depends(require(Perm.children_manage))) -> dict[str, str]:
     token = await create_invite(session=session, code=req.code, name=req.name,
                                 actor=admin.name, ttl=timedelta(hours=req.ttl_hours))
@@ -77,7 +77,7 @@ async def post_invite(req: InviteCreate, session: AsyncSession = Depends(get_ses
 
 
 @router.get("/children")
-async def get_children(session: AsyncSession = Depends(get_session),
+async def get_children(session: AsyncSession = SessionDep,
                        _: User = Depends(require(Perm.read))) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(KnownNode).where(KnownNode.relation == "child")
                                   .order_by(KnownNode.code))).all()
@@ -95,7 +95,7 @@ async def post_rotate(rt: NodeRuntime = Depends(get_rt),
 
 
 @router.get("/audit/verify")
-async def get_audit_verify(session: AsyncSession = Depends(get_session),
+async def get_audit_verify(session: AsyncSession = SessionDep,
                            _: User = Depends(require(Perm.audit_read))) -> dict[str, Any]:
     rep = await verify_chain(session=session)
     return {"ok": rep.ok, "rows": rep.rows, "head": rep.head, "problems": rep.problems}

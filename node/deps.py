@@ -23,7 +23,8 @@ async def get_session(
 ) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed on success, rolled back on any error. Endpoints
     that queued envelopes put the targets in ``request.state.kick``; delivery is kicked only
-    after the commit."""
+    after the commit. Always used with ``scope="function"``, so the commit happens before the
+    response is sent: a client never acts on an answer whose transaction is not yet durable."""
     async with rt.sessions() as session, session.begin():
         yield session
     targets = getattr(request.state, "kick", None)
@@ -31,7 +32,8 @@ async def get_session(
         rt.dispatcher.kick(targets)
 
 
-async def current_user(request: Request, session: AsyncSession = Depends(get_session)) -> User:
+async def current_user(request: Request,
+                       session: AsyncSession = Depends(get_session, scope="function")) -> User:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -43,8 +45,13 @@ async def current_user(request: Request, session: AsyncSession = Depends(get_ses
     return user
 
 
+# the request's session and user, finished before the response is sent (see get_session)
+SessionDep = Depends(get_session, scope="function")
+UserDep = Depends(current_user, scope="function")
+
+
 def require(perm: Perm) -> Callable[..., Awaitable[User]]:
-    async def dep(user: User = Depends(current_user)) -> User:
+    async def dep(user: User = UserDep) -> User:
         if not allows(user.role, perm):
             raise Forbidden(f"role {user.role} may not do this (needs {perm.value})")
         return user

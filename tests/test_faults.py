@@ -221,3 +221,46 @@ async def test_parent_offline_across_the_filing_deadline(tmp_path: Path, late: b
             (f,) = (await s.scalars(select(Filing))).all()
         assert f.due_on == date(2026, 11, 15)
         assert f.late_days == (1 if late else 0)
+
+
+async def test_postgresql_restarted_mid_run(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    await services.create_pg_database()  # skips (or fails in CI) without PostgreSQL
+    ctl = shutil.which("pg_ctlcluster")
+    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    if ctl is None or not versions:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI needs pg_ctlcluster to restart PostgreSQL for this fault test")
+        pytest.skip("pg_ctlcluster not available: cannot restart PostgreSQL here")
+    c = await _cluster(tmp_path, pg_admin=services.PG_ADMIN)
+    try:
+        d = Driver(c)
+        await d.publish("150000", women_doc(), "2026-10-01")
+        counties = [m for m in c.members if c.members[m].level == "county"]
+        await d.publish(counties[0], women_doc(), "2026-11-01")
+        subprocess.run([ctl, "--skip-systemctl-redirect", versions[-1], "main", "restart",
+                        "-m", "fast"], check=True, timeout=120)
+        import asyncpg
+
+        for _ in range(100):  # wait until PostgreSQL accepts connections again
+            try:
+                conn = await asyncpg.connect(services.PG_ADMIN, timeout=2)
+                await conn.close()
+                break
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(0.2)
+        for code in c.members:  # every node recovers its connections by itself
+            await c.wait_ready(code, timeout=60)
+        await d.publish(counties[1], women_doc(), "2026-11-02")
+        await d.publish("150000", None, "2026-11-03")
+        rep = await d.converge()
+        sent = {}
+        for code in counties:
+            sent[code] = await d.call(code, "GET", "/api/v1/filings/sent")
+        assert rep.counts["filings"] == 2, sent
+    finally:
+        c.stop_all()
+        await c.drop_databases()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.auth.service import Perm, allows
-from node.deps import get_rt, get_session, require
+from node.deps import SessionDep, get_rt, require
 from node.errors import BadRequest, NotFound
 from node.models import Filing, Framework, Plan, PlanComment, PlanEvent, PlanVersion, SentFiling
 from node.plans import service
@@ -77,7 +77,7 @@ def _plan_out(p: Plan) -> dict[str, Any]:
 
 
 @router.post("/plans", status_code=201)
-async def create_plan(req: PlanCreate, session: AsyncSession = Depends(get_session),
+async def create_plan(req: PlanCreate, session: AsyncSession = SessionDep,
                       rt: NodeRuntime = Depends(get_rt),
                       user: Any = Depends(require(Perm.plans_edit))) -> dict[str, Any]:
     plan = await service.create_plan(session=session, code=rt.cfg.code, kind=req.kind,
@@ -88,7 +88,7 @@ async def create_plan(req: PlanCreate, session: AsyncSession = Depends(get_sessi
 
 @router.post("/plans/import", status_code=201)
 async def import_plan(request: Request, kind: str, title: str,
-                      session: AsyncSession = Depends(get_session),
+                      session: AsyncSession = SessionDep,
                       rt: NodeRuntime = Depends(get_rt),
                       user: Any = Depends(require(Perm.plans_edit))) -> dict[str, Any]:
     """Create (or, while editable, replace the content of) a plan from JSON or XLSX."""
@@ -104,13 +104,13 @@ async def import_plan(request: Request, kind: str, title: str,
 
 
 @router.get("/plans")
-async def list_plans(session: AsyncSession = Depends(get_session),
+async def list_plans(session: AsyncSession = SessionDep,
                      _: Any = Depends(require(Perm.read))) -> list[dict[str, Any]]:
     return [_plan_out(p) for p in (await session.scalars(select(Plan).order_by(Plan.id))).all()]
 
 
 @router.get("/plans/{plan_id}")
-async def get_plan(plan_id: str, session: AsyncSession = Depends(get_session),
+async def get_plan(plan_id: str, session: AsyncSession = SessionDep,
                    _: Any = Depends(require(Perm.read))) -> dict[str, Any]:
     p = await service.get_plan(session, plan_id)
     events = (await session.scalars(select(PlanEvent).where(PlanEvent.plan_id == plan_id)
@@ -131,7 +131,7 @@ async def get_plan(plan_id: str, session: AsyncSession = Depends(get_session),
 
 @router.put("/plans/{plan_id}/document")
 async def put_document(plan_id: str, document: dict[str, Any],
-                       session: AsyncSession = Depends(get_session),
+                       session: AsyncSession = SessionDep,
                        user: Any = Depends(require(Perm.plans_edit))) -> dict[str, Any]:
     plan = await service.update_document(session=session, plan_id=plan_id,
                                          document=_doc(document), actor=user.name)
@@ -140,7 +140,7 @@ async def put_document(plan_id: str, document: dict[str, Any],
 
 @router.post("/plans/{plan_id}/steps/{step}")
 async def post_step(plan_id: str, step: str, req: StepIn | None = None,
-                    session: AsyncSession = Depends(get_session),
+                    session: AsyncSession = SessionDep,
                     user: Any = Depends(require(Perm.read))) -> dict[str, Any]:
     from node.errors import Forbidden
 
@@ -153,7 +153,7 @@ async def post_step(plan_id: str, step: str, req: StepIn | None = None,
 
 
 @router.post("/plans/{plan_id}/comments", status_code=201)
-async def post_comment(plan_id: str, req: CommentIn, session: AsyncSession = Depends(get_session),
+async def post_comment(plan_id: str, req: CommentIn, session: AsyncSession = SessionDep,
                        user: Any = Depends(require(Perm.plans_comment))) -> dict[str, Any]:
     c = await service.add_comment(session=session, plan_id=plan_id, unit=req.unit,
                                   text=req.text, actor=user.name)
@@ -161,7 +161,7 @@ async def post_comment(plan_id: str, req: CommentIn, session: AsyncSession = Dep
 
 
 @router.get("/plans/{plan_id}/check")
-async def get_check(plan_id: str, session: AsyncSession = Depends(get_session),
+async def get_check(plan_id: str, session: AsyncSession = SessionDep,
                     rt: NodeRuntime = Depends(get_rt),
                     _: Any = Depends(require(Perm.read))) -> dict[str, Any]:
     return await service.check_plan(session=session, rt=rt, plan_id=plan_id)
@@ -169,7 +169,7 @@ async def get_check(plan_id: str, session: AsyncSession = Depends(get_session),
 
 @router.post("/plans/{plan_id}/publish")
 async def post_publish(plan_id: str, req: PublishIn, request: Request,
-                       session: AsyncSession = Depends(get_session),
+                       session: AsyncSession = SessionDep,
                        rt: NodeRuntime = Depends(get_rt),
                        user: Any = Depends(require(Perm.plans_approve))) -> dict[str, Any]:
     pv, targets = await service.publish(session=session, rt=rt, plan_id=plan_id,
@@ -182,14 +182,14 @@ async def post_publish(plan_id: str, req: PublishIn, request: Request,
 
 
 @router.post("/plans/{plan_id}/revise")
-async def post_revise(plan_id: str, session: AsyncSession = Depends(get_session),
+async def post_revise(plan_id: str, session: AsyncSession = SessionDep,
                       user: Any = Depends(require(Perm.plans_edit))) -> dict[str, Any]:
     return _plan_out(await service.revise(session=session, plan_id=plan_id, actor=user.name))
 
 
 @router.get("/plans/{plan_id}/export")
 async def export_plan(plan_id: str, format: str = "json", version: int | None = None,
-                      session: AsyncSession = Depends(get_session),
+                      session: AsyncSession = SessionDep,
                       _: Any = Depends(require(Perm.read))) -> Response:
     p = await service.get_plan(session, plan_id)
     title, document = p.title, p.document
@@ -209,7 +209,7 @@ async def export_plan(plan_id: str, format: str = "json", version: int | None = 
 
 
 @router.get("/frameworks")
-async def list_frameworks(session: AsyncSession = Depends(get_session),
+async def list_frameworks(session: AsyncSession = SessionDep,
                           _: Any = Depends(require(Perm.read))) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(Framework).order_by(
         Framework.origin, Framework.kind, Framework.version))).all()
@@ -219,7 +219,7 @@ async def list_frameworks(session: AsyncSession = Depends(get_session),
 
 
 @router.get("/filings")
-async def list_filings(session: AsyncSession = Depends(get_session),
+async def list_filings(session: AsyncSession = SessionDep,
                        _: Any = Depends(require(Perm.read))) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(Filing).order_by(Filing.received_at))).all()
     return [filing_out(f) for f in rows]
@@ -235,7 +235,7 @@ def filing_out(f: Filing) -> dict[str, Any]:
 
 @router.post("/filings/{filing_id}/return")
 async def post_return(filing_id: str, req: ReturnIn, request: Request,
-                      session: AsyncSession = Depends(get_session),
+                      session: AsyncSession = SessionDep,
                       rt: NodeRuntime = Depends(get_rt),
                       user: Any = Depends(require(Perm.filings_review))) -> dict[str, Any]:
     request.state.kick = await service.return_filing(session=session, rt=rt,
@@ -245,7 +245,7 @@ async def post_return(filing_id: str, req: ReturnIn, request: Request,
 
 
 @router.get("/filings/sent")
-async def list_sent(session: AsyncSession = Depends(get_session),
+async def list_sent(session: AsyncSession = SessionDep,
                     _: Any = Depends(require(Perm.read))) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(SentFiling).order_by(SentFiling.sent_at))).all()
     return [{"id": s.envelope_id, "plan_id": s.plan_id, "version": s.version,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.auth.service import Perm
-from node.deps import get_rt, get_session, require
+from node.deps import SessionDep, get_rt, require
 from node.errors import BadRequest, NotFound
 from node.models import ReceivedReport, User
 from node.reports import exports, service
@@ -54,7 +54,7 @@ def render(fmt: str, name: str, payload: Any, sheets: list[tuple[str, Any, Any]]
 
 @router.put("/reports/{kind}/{year}/values/{code}")
 async def put_value(kind: str, year: int, code: str, req: ValueIn,
-                    session: AsyncSession = Depends(get_session),
+                    session: AsyncSession = SessionDep,
                     rt: NodeRuntime = Depends(get_rt),
                     user: User = Depends(require(Perm.reports_enter))) -> dict[str, Any]:
     row = await service.enter_value(session=session, code=rt.cfg.code, kind=kind, year=year,
@@ -66,7 +66,7 @@ async def put_value(kind: str, year: int, code: str, req: ValueIn,
 
 @router.put("/reports/{kind}/{year}/narratives/{area}")
 async def put_narrative(kind: str, year: int, area: str, req: TextIn,
-                        session: AsyncSession = Depends(get_session),
+                        session: AsyncSession = SessionDep,
                         rt: NodeRuntime = Depends(get_rt),
                         user: User = Depends(require(Perm.reports_enter))) -> dict[str, str]:
     await service.enter_narrative(session=session, code=rt.cfg.code, kind=kind, year=year,
@@ -76,7 +76,7 @@ async def put_narrative(kind: str, year: int, area: str, req: TextIn,
 
 @router.put("/reports/{kind}/{year}/next-year")
 async def put_next_year(kind: str, year: int, req: TextIn,
-                        session: AsyncSession = Depends(get_session),
+                        session: AsyncSession = SessionDep,
                         rt: NodeRuntime = Depends(get_rt),
                         user: User = Depends(require(Perm.plans_edit))) -> dict[str, str]:
     await service.set_next_year(session=session, code=rt.cfg.code, kind=kind, year=year,
@@ -85,7 +85,7 @@ async def put_next_year(kind: str, year: int, req: TextIn,
 
 
 @router.post("/reports/{kind}/{year}/compile")
-async def post_compile(kind: str, year: int, session: AsyncSession = Depends(get_session),
+async def post_compile(kind: str, year: int, session: AsyncSession = SessionDep,
                        rt: NodeRuntime = Depends(get_rt),
                        user: User = Depends(require(Perm.plans_edit))) -> dict[str, Any]:
     rep, n = await service.compile_report(session=session, code=rt.cfg.code, kind=kind,
@@ -95,7 +95,7 @@ async def post_compile(kind: str, year: int, session: AsyncSession = Depends(get
 
 @router.post("/reports/{kind}/{year}/file")
 async def post_file(kind: str, year: int, request: Request,
-                    session: AsyncSession = Depends(get_session),
+                    session: AsyncSession = SessionDep,
                     rt: NodeRuntime = Depends(get_rt),
                     user: User = Depends(require(Perm.plans_approve))) -> dict[str, Any]:
     rep, targets = await service.file_report(session=session, rt=rt, kind=kind, year=year,
@@ -105,7 +105,7 @@ async def post_file(kind: str, year: int, request: Request,
 
 
 @router.get("/reports/{kind}/{year}")
-async def get_report(kind: str, year: int, session: AsyncSession = Depends(get_session),
+async def get_report(kind: str, year: int, session: AsyncSession = SessionDep,
                      rt: NodeRuntime = Depends(get_rt),
                      _: User = Depends(require(Perm.read))) -> dict[str, Any]:
     rep = await service.get_report(session, rt.cfg.code, kind, year)
@@ -113,7 +113,7 @@ async def get_report(kind: str, year: int, session: AsyncSession = Depends(get_s
 
 
 @router.get("/reports/received")
-async def get_received(session: AsyncSession = Depends(get_session),
+async def get_received(session: AsyncSession = SessionDep,
                        _: User = Depends(require(Perm.read))) -> list[dict[str, Any]]:
     rows = (await session.scalars(select(ReceivedReport).order_by(
         ReceivedReport.received_at))).all()
@@ -125,7 +125,7 @@ async def get_received(session: AsyncSession = Depends(get_session),
 
 @router.post("/reports/received/{filing_id}/return")
 async def post_return(filing_id: str, req: ReturnIn, request: Request,
-                      session: AsyncSession = Depends(get_session),
+                      session: AsyncSession = SessionDep,
                       rt: NodeRuntime = Depends(get_rt),
                       user: User = Depends(require(Perm.filings_review))) -> dict[str, str]:
     request.state.kick = await service.return_report(session=session, rt=rt,
@@ -136,7 +136,7 @@ async def post_return(filing_id: str, req: ReturnIn, request: Request,
 
 @router.get("/aggregates/{kind}/{year}")
 async def get_aggregates(kind: str, year: int, under: str | None = None, format: str = "json",
-                         session: AsyncSession = Depends(get_session),
+                         session: AsyncSession = SessionDep,
                          rt: NodeRuntime = Depends(get_rt),
                          _: User = Depends(require(Perm.read))) -> Response:
     figs = [f.as_dict() for f in await service.figures(session=session, code=rt.cfg.code,
@@ -147,7 +147,7 @@ async def get_aggregates(kind: str, year: int, under: str | None = None, format:
 
 @router.get("/warnings/{kind}")
 async def get_warnings(kind: str, format: str = "json",
-                       session: AsyncSession = Depends(get_session),
+                       session: AsyncSession = SessionDep,
                        rt: NodeRuntime = Depends(get_rt),
                        _: User = Depends(require(Perm.read))) -> Response:
     ws = await service.early_warnings(session=session, code=rt.cfg.code, kind=kind,
@@ -158,7 +158,7 @@ async def get_warnings(kind: str, format: str = "json",
 @router.get("/audit/timeliness")
 async def get_timeliness(subtree: str | None = None, year: int | None = None,
                          from_year: int = 2021, format: str = "json",
-                         session: AsyncSession = Depends(get_session),
+                         session: AsyncSession = SessionDep,
                          rt: NodeRuntime = Depends(get_rt),
                          _: User = Depends(require(Perm.audit_read))) -> Response:
     from node.audit.timeliness import kinds_in_force, timeliness
