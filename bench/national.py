@@ -66,7 +66,13 @@ async def main() -> None:
     counties = [c for c in codes if divisions()[c].level == "county"]
     print(f"{len(codes)} nodes: {len(provinces)} provinces, {len(counties)} counties; "
           f"fd limit {hard}", flush=True)
-    sim = Simulation(Path(tempfile.mkdtemp(prefix="plansync-national-")))
+    # delivery is kicked after each commit; the periodic sweep (retries only) is slowed down,
+    # or thousands of idle loops would spend the CPU sweeping empty outboxes
+    from node.config import Settings
+
+    sim = Simulation(Path(tempfile.mkdtemp(prefix="plansync-national-")),
+                     Settings(sweep_interval_seconds=60, pull_interval_seconds=3600,
+                              log_level="WARNING"))
     phases: dict[str, float] = {}
     t = time.monotonic()
     await sim.build(codes, progress=lambda i, n: print(f"  built {i}/{n}  rss "

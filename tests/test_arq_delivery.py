@@ -26,7 +26,10 @@ async def _run_worker_until(c: Cluster, code: str, cond, timeout: float = 30) ->
             while not await cond():
                 await asyncio.sleep(0.05)
     finally:
-        await worker.close()
+        try:
+            await worker.close()
+        except asyncio.CancelledError:  # a cron job (pull_parent) was running at close
+            pass
         task.cancel()
         try:
             await task

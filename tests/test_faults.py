@@ -19,7 +19,9 @@ from sync import Signer, seal
 from tests import services
 
 SAMPLE = Path(__file__).resolve().parent.parent / "node" / "data" / "framework-sample.json"
-FAST = {"PLANSYNC_MAX_BACKOFF_SECONDS": "1", "PLANSYNC_SWEEP_INTERVAL_SECONDS": "0.3"}
+FAST = {"PLANSYNC_MAX_BACKOFF_SECONDS": "1", "PLANSYNC_SWEEP_INTERVAL_SECONDS": "0.3",
+        "PLANSYNC_LOG_LEVEL": "INFO"}
+pytestmark = pytest.mark.timeout(400)
 
 
 def women_doc() -> dict[str, Any]:
@@ -63,7 +65,7 @@ class Driver:
         await self.call(code, "POST", f"/api/v1/plans/{pid}/publish", token,
                         json={"released_on": released})
 
-    async def converge(self, timeout: float = 60) -> Any:
+    async def converge(self, timeout: float = 180) -> Any:
         dbs = {c: m.database_url for c, m in self.c.members.items()}
         parents = {c: m.parent for c, m in self.c.members.items()}
         rep = None
@@ -76,7 +78,12 @@ class Driver:
         try:
             await self.c.wait_for("a consistent tree", ok, timeout=timeout)
         except RuntimeError:
-            raise AssertionError(f"not consistent: {rep.problems if rep else None}") from None
+            tails = {code: (Path(m.data_dir) / name).read_text(errors="replace")[-1500:]
+                     for code, m in self.c.members.items()
+                     for name in ("worker.log", "serve.log")
+                     if (Path(m.data_dir) / name).exists()}
+            raise AssertionError(f"not consistent: {rep.problems if rep else None}\n"
+                                 f"log tails: {tails}") from None
         return rep
 
 
