@@ -54,18 +54,13 @@ async def count_done(sim: Simulation, codes: list[str], query: object) -> int:
     return n
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--provinces", type=int, default=None, help="only the first N provinces")
-    args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    provinces = sorted(c for c, d in divisions().items() if d.parent is None)
-    provinces = provinces[:args.provinces]
+async def run(provinces: list[str], label: str) -> tuple[int, dict[str, float], float]:
+    """Build, enrol, release, file and audit the trees under `provinces`; return the node
+    count, the seconds per phase and the peak RSS so far."""
     codes = [c for p in provinces for c in pick(p)]
     counties = [c for c in codes if divisions()[c].level == "county"]
-    print(f"{len(codes)} nodes: {len(provinces)} provinces, {len(counties)} counties; "
-          f"fd limit {hard}", flush=True)
+    print(f"{label}: {len(codes)} nodes: {len(provinces)} provinces, {len(counties)} counties",
+          flush=True)
     # delivery is kicked after each commit; the periodic sweep (retries only) is slowed down,
     # or thousands of idle loops would spend the CPU sweeping empty outboxes
     from node.config import Settings
@@ -90,10 +85,10 @@ async def main() -> None:
     while (done := await count_done(sim, below, q)) < len(below):
         print(f"  framework at {done}/{len(below)} nodes ({time.monotonic() - t:.0f} s)",
               flush=True)
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.1 if len(codes) < 500 else 2)
     phases["release to every node"] = time.monotonic() - t
-    print(f"release reached all {len(below)} nodes in {phases['release to every node']:.1f} s",
-          flush=True)
+    print(f"  release reached all {len(below)} nodes in "
+          f"{phases['release to every node']:.1f} s", flush=True)
 
     t = time.monotonic()
     for i, c in enumerate(counties):
@@ -104,7 +99,7 @@ async def main() -> None:
     while (done := await count_done(sim, counties, q2)) < len(counties):
         print(f"  receipts at {done}/{len(counties)} counties ({time.monotonic() - t:.0f} s)",
               flush=True)
-        await asyncio.sleep(2)
+        await asyncio.sleep(0.1 if len(codes) < 500 else 2)
     phases["every county files and gets its receipt"] = time.monotonic() - t
 
     t = time.monotonic()
@@ -118,13 +113,44 @@ async def main() -> None:
         assert all(r["received_at"] for r in rows), f"{p}: audit incomplete"
         complete += len(rows)
     phases["audits"] = time.monotonic() - t
-    assert complete == len(counties)
+    assert complete == len(counties), f"audits show {complete} of {len(counties)} counties"
+    print(f"  every province's audit shows all {complete} county filings", flush=True)
     await sim.close()
-    print(f"\nnational simulation: {len(codes)} nodes in one process")
+    return len(codes), phases, rss_mb()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--provinces", type=int, default=None, help="only the first N provinces")
+    ap.add_argument("--baseline", default="150000",
+                    help="province whose tree alone is the same-run baseline (default 内蒙古)")
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    provinces = sorted(c for c, d in divisions().items() if d.parent is None)
+    provinces = provinces[:args.provinces]
+
+    # baseline first (its peak memory is then below the national run's); memory per node is
+    # counted above what the process held before any node existed (imports)
+    start_rss = rss_mb()
+    n0, base, rss0 = await run([args.baseline], "baseline")
+    n, phases, rss = await run(provinces, "national")
+
+    print(f"\nnational simulation: {n} nodes in one process; baseline: the {n0}-node tree of "
+          f"{args.baseline} alone, same run; ratio = national per node / baseline per node "
+          f"(1.0 = scales linearly)")
+    print(f"  {'phase':<42} {'national':>10} {'baseline':>10} {'ratio':>7}")
     for k, v in phases.items():
-        print(f"  {k:<42} {v:8.1f} s")
-    print(f"  every province's audit shows all {complete} county filings")
-    print(f"  peak RSS {rss_mb():.0f} MB ({rss_mb() / len(codes):.2f} MB per node)")
+        b = base[k]
+        ratio = (v / n) / (b / n0) if b else float("nan")
+        print(f"  {k:<42} {v:9.1f}s {b:9.1f}s {ratio:6.2f}x")
+    total, total0 = sum(phases.values()), sum(base.values())
+    print(f"  {'total':<42} {total:9.1f}s {total0:9.1f}s "
+          f"{(total / n) / (total0 / n0):6.2f}x")
+    per, per0 = (rss - start_rss) / n, (rss0 - start_rss) / n0
+    print(f"  peak RSS {rss:.0f} MB ({per:.2f} MB per node above the {start_rss:.0f} MB before "
+          f"any node); baseline peak {rss0:.0f} MB ({per0:.2f} MB per node); "
+          f"per-node ratio {per / per0:.2f}x")
 
 
 if __name__ == "__main__":
