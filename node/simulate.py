@@ -63,6 +63,7 @@ class Simulation:
 
     async def _template_db(self) -> Path:
         if self._template is None:
+            self.base.mkdir(parents=True, exist_ok=True)
             self._template = self.base / "template.db"
             engine = create_engine(f"sqlite+aiosqlite:///{self._template}")
             try:
