@@ -881,7 +881,10 @@ def cluster_status(base: Path = ClusterDir) -> None:
         try:
             r = httpx.get(f"{m.url}/readyz", timeout=2)
             state = "ready" if r.status_code == 200 else f"not ready ({r.status_code})"
-        except httpx.HTTPError:
+            who = httpx.get(f"{m.url}/sync/v1/identity", timeout=2).json().get("code")
+            if who != m.code:
+                state = f"port answered by another node ({who})"
+        except (httpx.HTTPError, ValueError):
             state = "down"
         typer.echo(f"{m.code} {m.name:<10} {m.level:<8} {m.url:<24} {state}")
 

@@ -31,10 +31,30 @@ from node.divisions import divisions
 STATE = "cluster.json"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port, never one this process handed out before: the kernel may give
+    a just-released port again, and two nodes told the same port would collide."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+async def answers_as(client: httpx.AsyncClient, url: str, code: str) -> bool:
+    """Is the node at ``url`` ready, and is it ``code`` (not another node on that port)?"""
+    try:
+        if (await client.get(f"{url}/readyz", timeout=1)).status_code != 200:
+            return False
+        r = await client.get(f"{url}/sync/v1/identity", timeout=1)
+        return r.status_code == 200 and r.json().get("code") == code
+    except (httpx.HTTPError, ValueError):
+        return False
 
 
 @dataclass
@@ -147,11 +167,8 @@ class Cluster:
                 if p is not None and p.poll() is not None:
                     raise RuntimeError(f"{code} exited ({p.returncode}); see "
                                        f"{Path(m.data_dir) / 'serve.log'}")
-                try:
-                    if (await cl.get(f"{m.url}/readyz", timeout=1)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
+                if await answers_as(cl, m.url, code):
+                    return
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{code} {m.name} not ready after {timeout}s")
 

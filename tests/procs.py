@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,13 +10,11 @@ from pathlib import Path
 
 import httpx
 
+from node.harness import free_port
+
+__all__ = ["PLANSYNC", "Proc", "free_port", "run_cli"]
+
 PLANSYNC = [sys.executable, "-m", "node"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
@@ -46,13 +43,20 @@ class Proc:
             if self.p.poll() is not None:
                 raise AssertionError(f"serve exited {self.p.returncode}: "
                                      f"{(self.data_dir / 'serve.log').read_text()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+            try:  # ready, and this node (not another one on a reused port)
+                if (httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+                        and httpx.get(f"{self.url}/sync/v1/identity",
+                                      timeout=1).json()["code"] == self.code()):
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError, KeyError):
                 pass
             time.sleep(0.1)
         raise AssertionError("node did not become ready")
+
+    def code(self) -> str:
+        from node.config import load_config
+
+        return load_config(self.data_dir).code
 
     def stop(self) -> None:
         if self.p.poll() is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from arq.worker import Worker
@@ -26,9 +27,16 @@ async def _run_worker_until(c: Cluster, code: str, cond, timeout: float = 30) ->
             while not await cond():
                 await asyncio.sleep(0.05)
     finally:
+        # stop gracefully: no new jobs, let running ones (a cron pull, a delivery) finish, then
+        # close; cancelling a job mid-pipeline leaves an unclosed Redis pipeline behind
+        worker.allow_pick_jobs = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                while any(not t.done() for t in worker.tasks.values()):
+                    await asyncio.sleep(0.05)
         try:
             await worker.close()
-        except asyncio.CancelledError:  # a cron job (pull_parent) was running at close
+        except asyncio.CancelledError:  # a job still running after 30 s was cancelled
             pass
         task.cancel()
         try:
