@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 import sync
 from node.db import transaction
-from node.models import EnvelopeRecord, OutboxRow
+from node.models import AuditEntry, EnvelopeRecord, OutboxRow
 from node.protocol.outbox import emit
 from tests.cluster import Cluster
 
@@ -39,7 +39,17 @@ async def received_from(c: Cluster, code: str, origin: str) -> int:
                               .where(EnvelopeRecord.origin == origin)) or 0
 
 
-async def counts(c: Cluster, code: str) -> tuple[int, int]:
+async def counts(c: Cluster, code: str) -> tuple[int, int, int]:
+    """Stored envelopes, outbox rows and audit entries at a node."""
     async with c.rt(code).sessions() as s:
         return (await s.scalar(select(func.count()).select_from(EnvelopeRecord)) or 0,
-                await s.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+                await s.scalar(select(func.count()).select_from(OutboxRow)) or 0,
+                await s.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+async def receive_audits(c: Cluster, code: str) -> list[tuple[str, list[str]]]:
+    """(actor, accepted envelope ids) of each ``envelopes.receive`` audit entry, in order."""
+    async with c.rt(code).sessions() as s:
+        rows = (await s.scalars(select(AuditEntry).where(
+            AuditEntry.action == "envelopes.receive").order_by(AuditEntry.id))).all()
+    return [(r.actor, [a[0] for a in r.after["accepted"]]) for r in rows]

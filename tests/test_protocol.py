@@ -14,7 +14,14 @@ from node.protocol.feed import pull_parent
 from sync import Signer, seal, utcnow
 from tests.cluster import cluster
 from tests.conftest import DbFactory
-from tests.protocol_helpers import counts, example, received_from, record, send
+from tests.protocol_helpers import (
+    counts,
+    example,
+    receive_audits,
+    received_from,
+    record,
+    send,
+)
 
 
 async def test_enrolment_gives_ancestor_keys_and_tells_ancestors(
@@ -139,6 +146,9 @@ async def test_attacks_are_rejected_with_codes_and_change_nothing(
             assert [x["status"] for x in r2["results"]] == ["duplicate", "duplicate"]
             assert r2["results"][0]["received_at"] == r1["results"][0]["received_at"]
             after_one = await counts(c, "150600")
+            # audited once (the receipt, and the filing's automatic check); duplicates add none
+            assert after_one[2] == before[2] + 2
+            assert (await receive_audits(c, "150600"))[-1] == ("protocol:push", [good["id"]])
             assert await received_from(c, "150600", "150603") == 1
             # same id, different (validly signed) content
             other = example("plan.filing")
@@ -229,6 +239,10 @@ async def test_offline_child_catches_up_from_the_feed(
         c.transport.offline.clear()
         # the county pulls before the city's retry is due
         assert await pull_parent(c.rt("150603"), limit=2) == 5
+        pulled = [ids for actor, ids in await receive_audits(c, "150603")
+                  if actor == "protocol:feed:150600"]
+        assert [len(ids) for ids in pulled] == [2, 2, 1]  # one audit entry per feed page
+        assert [i for ids in pulled for i in ids] == [e["id"] for e in sent]
         for env in sent:
             rec = await record(c, "150603", env["id"])
             assert rec is not None and rec.raw == env

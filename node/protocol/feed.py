@@ -58,7 +58,7 @@ async def pull_parent(rt: NodeRuntime, *, limit: int = 500) -> int:
         entries = page["entries"]
         if not entries:
             return total
-        results, targets = await ingest(rt, [e["envelope"] for e in entries])
+        results, targets = await ingest(rt, [e["envelope"] for e in entries], via=f"feed:{parent}")
         for entry, r in zip(entries, results, strict=True):
             if r["status"] == "rejected":
                 log.warning("feed entry rejected",

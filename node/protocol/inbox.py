@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.audit.service import record
 from node.db import order_lock, transaction
 from node.models import EnvelopeRecord, KnownNode, NodeKey
 from node.protocol.directory import add_key, load_directory, upsert_node
@@ -104,8 +105,13 @@ def _rejected(env_id: Any, e: Rejected) -> dict[str, Any]:
             "error": e.as_dict()}
 
 
-async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]], set[str]]:
-    """Receive a batch. Returns one result per envelope and the neighbours to kick."""
+async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
+                 ) -> tuple[list[dict[str, Any]], set[str]]:
+    """Receive a batch. Returns one result per envelope and the neighbours to kick.
+
+    The accepted envelopes of a batch are one audit entry (``envelopes.receive``, actor
+    ``protocol:<via>``, their ids, types and origins): one hash-chain link per batch keeps
+    the audit log complete without a link per envelope on the ingest path."""
     import node.plans.service  # noqa: F401  (registers the domain handlers)
     import node.reports.service  # noqa: F401
 
@@ -169,6 +175,11 @@ async def ingest(rt: NodeRuntime, docs: list[Any]) -> tuple[list[dict[str, Any]]
                 rt.metrics.rejections.labels(e.code.value).inc()
                 results.append(_rejected(env_id, e))
         await write(session, env_rows, out_rows)
+        if env_rows:
+            await record(session=session, actor=f"protocol:{via}", action="envelopes.receive",
+                         entity="envelope", entity_id=env_rows[0]["id"],
+                         after={"accepted": [[r["id"], r["type"], r["origin"]]
+                                             for r in env_rows]})
         if touched:
             await session.execute(update(KnownNode).where(KnownNode.code.in_(touched))
                                   .values(last_contact_at=utcnow()))
