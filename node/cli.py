@@ -8,7 +8,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
@@ -46,7 +46,7 @@ DataDir = typer.Option(None, "--data-dir", help="node data directory "
                        "(default: $PLANSYNC_DATA_DIR or ./plansync-data)")
 
 
-def _fail(msg: str, code: int = 2) -> None:
+def _fail(msg: str, code: int = 2) -> NoReturn:
     typer.secho(f"错误 error: {msg}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -255,19 +255,29 @@ def users_token(name: str, data_dir: Path = DataDir) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: Path = DataDir) -> None:
+def audit_verify(
+    data_dir: Path = DataDir,
+    expect: str | None = typer.Option(
+        None, help="an anchor printed by an earlier verify (<row id>:<hash>); detects the "
+                   "newest rows being deleted since"),
+) -> None:
     """Check the audit chain; name every modified or deleted row. Exit 1 if broken."""
-    from node.audit.service import verify_chain
+    from node.audit.service import parse_anchor, verify_chain
 
     cfg = _cfg(data_dir)
+    try:
+        anchor = parse_anchor(expect) if expect else None
+    except ValueError as e:
+        _fail(str(e), 2)
 
     async def go(rt: Any) -> Any:
         async with rt.sessions() as session:
-            return await verify_chain(session=session)
+            return await verify_chain(session=session, expect=anchor)
 
     rep = _run(lambda: _with_rt(cfg, go))
     if rep.ok:
         typer.echo(f"审计链完整 audit chain intact: {rep.rows} rows, head {rep.head}")
+        typer.echo(f"锚点 anchor (record it; check later with --expect): {rep.anchor}")
         return
     for p in rep.problems:
         typer.secho(f"  {p}", fg=typer.colors.RED)

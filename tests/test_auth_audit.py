@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, update
 
-from node.audit.service import verify_chain
+from node.audit.service import parse_anchor, verify_chain
 from node.auth.service import create_user, issue_token
 from node.db import transaction
 from node.models import AuditEntry
@@ -84,6 +84,32 @@ async def test_audit_chain_detects_modified_and_deleted_rows(
         async with rt.sessions() as s:
             rep = await verify_chain(session=s)
         assert rep.problems == ["row 6 deleted: the chain jumps to row 7"]
+
+
+async def test_audit_anchor_detects_deleted_newest_rows(
+    tmp_path: Path, db_factory: DbFactory
+) -> None:
+    async with cluster(tmp_path, db_factory, ONE) as c:
+        rt = c.rt("150000")
+        for i in range(3):
+            await _token(c, "viewer", f"user{i}")
+        async with rt.sessions() as s:
+            rep = await verify_chain(session=s)
+        assert rep.ok and rep.anchor == f"6:{rep.head}"
+        anchor = parse_anchor(rep.anchor)
+        await _token(c, "viewer", "later")  # the chain grows past the anchor: still fine
+        async with rt.sessions() as s:
+            assert (await verify_chain(session=s, expect=anchor)).ok
+        # the newest rows deleted: intact in itself, caught by the anchor
+        async with transaction(rt.sessions) as s:
+            await s.execute(delete(AuditEntry).where(AuditEntry.id >= 5))
+        async with rt.sessions() as s:
+            assert (await verify_chain(session=s)).ok
+            rep = await verify_chain(session=s, expect=anchor)
+        assert rep.problems == ["rows 5–6 deleted: the chain ends at row 4, before the "
+                                "recorded head 6"]
+        with pytest.raises(ValueError, match="expected <row id>:<64 hex digits>"):
+            parse_anchor("6:xyz")
 
 
 async def test_ops_endpoints(tmp_path: Path, db_factory: DbFactory) -> None:

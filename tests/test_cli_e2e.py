@@ -50,7 +50,17 @@ async def test_serve_refuses_schema_behind(tmp_path: Path, db_factory: DbFactory
     assert "run `plansync db upgrade`" in p.stderr
     run_cli("db", "upgrade", "--data-dir", str(ddir), env={"PLANSYNC_DATABASE_URL": empty})
     # now the same database is current: audit verify works against it
-    run_cli("audit", "verify", "--data-dir", str(ddir), env={"PLANSYNC_DATABASE_URL": empty})
+    out = run_cli("audit", "verify", "--data-dir", str(ddir),
+                  env={"PLANSYNC_DATABASE_URL": empty}).stdout
+    anchor = out.split("--expect): ")[1].split()[0]
+    run_cli("audit", "verify", "--expect", anchor, "--data-dir", str(ddir),
+            env={"PLANSYNC_DATABASE_URL": empty})
+    p = run_cli("audit", "verify", "--expect", "9:" + "0" * 64, "--data-dir", str(ddir),
+                env={"PLANSYNC_DATABASE_URL": empty}, check=False)
+    assert p.returncode == 1 and "before the recorded head 9" in p.stdout
+    p = run_cli("audit", "verify", "--expect", "junk", "--data-dir", str(ddir),
+                env={"PLANSYNC_DATABASE_URL": empty}, check=False)
+    assert p.returncode == 2 and "not an audit anchor" in p.stderr
 
 
 def test_bad_init_is_rejected_and_writes_nothing(tmp_path: Path) -> None:

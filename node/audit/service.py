@@ -58,7 +58,13 @@ async def record(
 class VerifyReport:
     rows: int = 0
     head: str = GENESIS
+    last_id: int = 0
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        """``<last id>:<head hash>``: record it; ``audit verify --expect`` checks it later."""
+        return f"{self.last_id}:{self.head}"
 
     @property
     def ok(self) -> bool:
@@ -71,8 +77,22 @@ async def _rows(session: AsyncSession) -> AsyncIterator[AuditEntry]:
         yield row
 
 
-async def verify_chain(*, session: AsyncSession) -> VerifyReport:
-    """Walk the whole chain; name every modified row and every gap left by a deleted one."""
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``<id>:<hash>`` as printed by ``audit verify``."""
+    ident, _, h = text.partition(":")
+    if not ident.isdigit() or len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+        raise ValueError(f"not an audit anchor: {text!r}; expected <row id>:<64 hex digits> "
+                         "as printed by `plansync audit verify`")
+    return int(ident), h
+
+
+async def verify_chain(*, session: AsyncSession,
+                       expect: tuple[int, str] | None = None) -> VerifyReport:
+    """Walk the whole chain; name every modified row and every gap left by a deleted one.
+
+    Deleting the newest rows leaves a shorter chain that is intact in itself; ``expect``, an
+    anchor recorded earlier (``<id>:<hash>``), catches that: the row must still be there with
+    the same hash."""
     rep = VerifyReport()
     expected_id, prev = 1, GENESIS
     async for row in _rows(session):
@@ -91,6 +111,13 @@ async def verify_chain(*, session: AsyncSession) -> VerifyReport:
                 f"row {row.id} modified: content does not match its hash "
                 f"({row.action} {row.entity} {row.entity_id})"
             )
+        if expect is not None and row.id == expect[0] and row.hash != expect[1]:
+            rep.problems.append(f"row {row.id} is not the row recorded as head "
+                                f"{expect[0]}:{expect[1][:12]}…: the chain was rewritten")
         expected_id, prev = row.id + 1, row.hash
+        rep.last_id = row.id
     rep.head = prev
+    if expect is not None and rep.last_id < expect[0]:
+        rep.problems.append(f"rows {rep.last_id + 1}–{expect[0]} deleted: the chain ends at row "
+                            f"{rep.last_id}, before the recorded head {expect[0]}")
     return rep
