@@ -130,10 +130,15 @@ async def measure_procs(c: Cluster, root: str, others: list[str], version: int) 
 async def cluster_of(base: Path, codes: list[str]) -> Cluster:
     t = time.monotonic()
     c = await Cluster.create(base, codes, env=dict(PROC_ENV))
+    # 116 interpreters importing at once on 2 cores take a while to answer
     await c.start_all(progress=lambda i, n, what: print(f"  {what}", flush=True)
-                      if i % 20 == 0 or i == n else None)
-    await c.enrol_all(progress=lambda i, n, what: print(f"  enrolled {i}/{n}", flush=True)
-                      if i % 20 == 0 or i == n else None)
+                      if i % 20 == 0 or i == n else None, ready_timeout=600)
+    try:
+        await c.enrol_all(progress=lambda i, n, what: print(f"  enrolled {i}/{n}", flush=True)
+                          if i % 20 == 0 or i == n else None)
+    except BaseException:
+        c.stop_all()
+        raise
     print(f"started and enrolled {len(codes)} processes in {time.monotonic() - t:.1f} s",
           flush=True)
     return c

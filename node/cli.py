@@ -869,9 +869,17 @@ def cluster_up(root: str = typer.Option("150000", help="GB/T 2260 code of the su
     async def go() -> Any:
         c = await Cluster.create(base, codes, pg_admin=pg_admin, redis_url=redis_url,
                                  progress=progress)
-        await c.start_all(progress=progress)
-        if enrol:
-            await c.enrol_all(progress=progress)
+        try:
+            await c.start_all(progress=progress)
+            if enrol:
+                await c.enrol_all(progress=progress)
+        except BaseException:  # leave nothing running behind a failed start
+            c.stop_all()
+            typer.secho(f"错误 error: cluster start failed; every process it started was "
+                        f"stopped. Logs: {base}/<code>/serve.log; remove with "
+                        f"`plansync cluster down --dir {base} --purge`",
+                        fg=typer.colors.RED, err=True)
+            raise
         c.save()
         return c
 

@@ -149,13 +149,20 @@ class Cluster:
             return subprocess.Popen([sys.executable, "-m", "node", *args], stdout=f,
                                     stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
-    async def start_all(self, progress: Any = None) -> None:
-        for code in self.members:
-            self.start(code)
-        for i, code in enumerate(self.members):
-            await self.wait_ready(code)
-            if progress:
-                progress(i + 1, len(self.members), f"{code} ready on {self.members[code].url}")
+    async def start_all(self, progress: Any = None, ready_timeout: float = 60) -> None:
+        """Start every member and wait until each answers as itself; if one does not, stop
+        them all before raising."""
+        try:
+            for code in self.members:
+                self.start(code)
+            for i, code in enumerate(self.members):
+                await self.wait_ready(code, timeout=ready_timeout)
+                if progress:
+                    progress(i + 1, len(self.members),
+                             f"{code} ready on {self.members[code].url}")
+        except BaseException:
+            self.stop_all()
+            raise
         self.save()
 
     async def wait_ready(self, code: str, timeout: float = 60) -> None:

@@ -33,7 +33,9 @@ class Routing(httpx.AsyncBaseTransport):
         self.offline: set[str] = set()
 
     def add(self, host: str, app: FastAPI) -> None:
-        self.apps[host] = httpx.ASGITransport(app=app)
+        # an app's unhandled error becomes a 500 response, as from a real server, not an
+        # exception raised into the calling node's code
+        self.apps[host] = httpx.ASGITransport(app=app, raise_app_exceptions=False)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import httpx
 
@@ -48,3 +49,30 @@ def test_cluster_up_status_down(tmp_path) -> None:  # type: ignore[no-untyped-de
     finally:
         run_cli("cluster", "down", "--dir", str(base), "--purge")
     assert not base.exists()
+
+
+async def test_failed_start_stops_every_process_it_started(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A node that cannot come up (its port is taken by something else) fails the start with
+    a message, and the nodes already started are stopped, not left running."""
+    import socket
+
+    import pytest
+
+    from node.harness import Cluster
+
+    c = await Cluster.create(tmp_path / "c", ["150000", "150600"])
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", c.members["150600"].port))
+    squatter.listen()
+    try:
+        with pytest.raises(RuntimeError, match="150600"):
+            await c.start_all(ready_timeout=60)
+    finally:
+        squatter.close()
+    assert c._procs == {}
+    for pid in (c.members["150000"].pid, c.members["150600"].pid):
+        assert pid is not None
+        with pytest.raises(ChildProcessError):  # already reaped: stopped and waited for
+            os.waitpid(pid, os.WNOHANG)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(c.members["150000"].url + "/healthz", timeout=1)
