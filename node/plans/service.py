@@ -379,10 +379,10 @@ async def on_receipt(ctx: Context) -> None:
 @handles("ledger.entry")
 async def on_ledger(ctx: Context) -> None:
     b = ctx.env["body"]
-    ctx.session.add(LedgerEntry(
-        envelope_id=ctx.env["id"], filing_id=b["filing_id"], filing_type=b["filing_type"],
-        subject=b.get("subject"), filer=b["filer"], receiver=b["receiver"],
-        received_at=parse_ts(b["received_at"]),
-        due_on=date.fromisoformat(b["due_on"]) if b.get("due_on") else None,
-        outcome=b["outcome"], late_days=b.get("late_days", 0)))
+    ctx.insert_later(LedgerEntry, {
+        "envelope_id": ctx.env["id"], "filing_id": b["filing_id"], "filing_type": b["filing_type"],
+        "subject": b.get("subject"), "filer": b["filer"], "receiver": b["receiver"],
+        "received_at": parse_ts(b["received_at"]),
+        "due_on": date.fromisoformat(b["due_on"]) if b.get("due_on") else None,
+        "outcome": b["outcome"], "late_days": b.get("late_days", 0)})
     return None

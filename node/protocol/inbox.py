@@ -9,12 +9,14 @@ Handlers validate before they write: a Rejected raised by a handler must leave n
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
@@ -28,10 +30,12 @@ from sync import (
     Envelope,
     ErrorCode,
     KeyInfo,
+    Prechecked,
     Rejected,
     envelope_hash,
     format_ts,
     parse_ts,
+    precheck_signatures,
     utcnow,
     verify,
 )
@@ -46,6 +50,13 @@ class Context:
     directory: Directory
     env: Envelope
     targets: set[str]
+    # rows a handler adds in bulk: inserted with the batch's envelope rows, after them
+    bulk: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def insert_later(self, table: Any, row: dict[str, Any]) -> None:
+        """Queue a plain row for the batch's bulk insert (cheaper than an ORM object for
+        high-volume, write-only rows such as ledger entries)."""
+        self.bulk.setdefault(table, []).append(row)
 
 
 Handler = Callable[[Context], Awaitable[dict[str, Any] | None]]
@@ -100,6 +111,29 @@ async def _key_rotation(ctx: Context) -> None:
     return None
 
 
+PRECHECK_MIN_BATCH = 16
+_verifiers: ThreadPoolExecutor | None = None
+
+
+def _verifier_pool() -> ThreadPoolExecutor:
+    """Threads for Ed25519 checks, shared by every node runtime in the process."""
+    global _verifiers
+    if _verifiers is None:
+        _verifiers = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
+                                        thread_name_prefix="plansync-verify")
+    return _verifiers
+
+
+async def _precheck(rt: NodeRuntime, docs: list[Any]) -> dict[int, Prechecked] | None:
+    """For a large batch, check signatures in parallel before taking the ordering lock
+    (a cache for sync.verify, which still makes every check under the lock)."""
+    if len(docs) < PRECHECK_MIN_BATCH:
+        return None
+    async with rt.sessions() as session:
+        directory = await load_directory(session, rt.cfg.code)
+    return precheck_signatures(docs, directory, _verifier_pool())
+
+
 def _rejected(env_id: Any, e: Rejected) -> dict[str, Any]:
     return {"id": env_id if isinstance(env_id, str) else None, "status": "rejected",
             "error": e.as_dict()}
@@ -118,6 +152,7 @@ async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
     results: list[dict[str, Any]] = []
     targets: set[str] = set()
     s = rt.settings
+    prechecked = await _precheck(rt, docs)
     async with transaction(rt.sessions) as session:
         await order_lock(session)
         directory = await load_directory(session, rt.cfg.code)
@@ -131,6 +166,10 @@ async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
         touched: set[str] = set()
         env_rows: list[dict[str, Any]] = []
         out_rows: list[dict[str, Any]] = []
+        bulk: dict[Any, list[dict[str, Any]]] = {}
+        # one receipt time for the batch: the moment it is taken in, under the lock
+        now = utcnow()
+        received_at = format_ts(now)
         for doc in docs:
             env_id = doc.get("id") if isinstance(doc, dict) else None
             try:
@@ -144,19 +183,21 @@ async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
                                    f"envelope {env_id} was already received with other content",
                                    "/id")
                 checked = verify(doc, directory=directory, max_body_bytes=s.max_body_bytes,
-                                 max_skew=timedelta(seconds=s.max_clock_skew_seconds))
+                                 max_skew=timedelta(seconds=s.max_clock_skew_seconds),
+                                 prechecked=prechecked)
                 route = checked.route
                 env: Envelope = doc
-                now = utcnow()
                 receipt: dict[str, Any] = {
                     "id": env["id"], "status": "accepted", "receiver": rt.cfg.code,
-                    "received_at": format_ts(now),
+                    "received_at": received_at,
                 }
                 ctx = Context(session, rt, directory, env, targets)
                 if route.local and (handler := HANDLERS.get(env["type"])) is not None:
                     extra = await handler(ctx)
                     if extra:
                         receipt.update(extra)
+                    for table, rows_ in ctx.bulk.items():  # only once the handler succeeded
+                        bulk.setdefault(table, []).extend(rows_)
                 env_rows.append(envelope_row(env, local=route.local, receipt=receipt,
                                              content_hash=checked.content_hash, now=now))
                 rows = outbox_rows(envelope_id=env["id"], route=route, directory=directory,
@@ -175,6 +216,8 @@ async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
                 rt.metrics.rejections.labels(e.code.value).inc()
                 results.append(_rejected(env_id, e))
         await write(session, env_rows, out_rows)
+        for table, rows_ in bulk.items():
+            await session.execute(insert(table), rows_)
         if env_rows:
             await record(session=session, actor=f"protocol:{via}", action="envelopes.receive",
                          entity="envelope", entity_id=env_rows[0]["id"],
