@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -180,47 +179,6 @@ def route_outgoing(env: Mapping[str, Any], d: Directory) -> Route:
     raise Rejected(ErrorCode.wrong_recipient, f"no route from {d.self_code} to {code}")
 
 
-@dataclass(frozen=True)
-class Prechecked:
-    """An envelope's signing bytes, and the public key its signature verified against (None:
-    it did not, or no key was known) when :func:`precheck_signatures` ran."""
-
-    signed: bytes
-    public_key: str | None
-
-
-def precheck_signatures(
-    docs: list[Any], directory: Directory, executor: Executor | None = None
-) -> dict[int, Prechecked]:
-    """Canonicalise a batch and check its signatures ahead of :func:`verify`, the Ed25519
-    checks spread over ``executor``'s threads (the C code releases the GIL).
-
-    Keyed by ``id(doc)``; only a cache: :func:`verify` still makes every check, and uses a
-    result only if the key it finds then is the very key checked here (a batch may rotate
-    keys or enrol nodes as it goes)."""
-    def check(signed: bytes, pk: str | None, signature: str) -> Prechecked:
-        ok = pk is not None and verify_signature(pk, signature, signed)
-        return Prechecked(signed, pk if ok else None)
-
-    out: dict[int, Prechecked] = {}
-    pending: list[tuple[int, Future[Prechecked]]] = []
-    for doc in docs:  # canonicalise here while the threads verify what is already submitted
-        try:
-            validate_envelope_shape(doc)
-            signed = signing_bytes(doc)
-        except (Rejected, TypeError, ValueError):
-            continue
-        key = directory.keys.get((doc["origin"], doc["key_id"]))
-        pk = key.public_key if key is not None else None
-        if executor is None:
-            out[id(doc)] = check(signed, pk, doc["signature"])
-        else:
-            pending.append((id(doc), executor.submit(check, signed, pk, doc["signature"])))
-    for ident, fut in pending:
-        out[ident] = fut.result()
-    return out
-
-
 def verify(
     doc: Any,
     *,
@@ -228,7 +186,6 @@ def verify(
     max_body_bytes: int,
     max_skew: timedelta,
     now: datetime | None = None,
-    prechecked: Mapping[int, Prechecked] | None = None,
 ) -> Verified:
     """Check one received envelope completely; return its route or raise :class:`Rejected`.
 
@@ -243,8 +200,7 @@ def verify(
     etype = env["type"]
     if etype not in known_types():
         raise Rejected(ErrorCode.unknown_type, f"unknown envelope type {etype!r}", "/type")
-    pre = prechecked.get(id(doc)) if prechecked is not None else None
-    signed = pre.signed if pre is not None else signing_bytes(env)
+    signed = signing_bytes(env)
     size = len(signed)
     if size > max_body_bytes:
         raise Rejected(
@@ -293,8 +249,7 @@ def verify(
             f"key {env['key_id']} of node {origin} was rotated away before {env['created_at']}",
             "/key_id",
         )
-    already = pre is not None and pre.public_key == key.public_key
-    if not already and not verify_signature(key.public_key, env["signature"], signed):
+    if not verify_signature(key.public_key, env["signature"], signed):
         raise Rejected(ErrorCode.bad_signature, f"signature does not verify for {origin}",
                        "/signature")
     validate_body(etype, env["body"])

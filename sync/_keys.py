@@ -83,9 +83,9 @@ def _verify_key(public_key_b64: str) -> VerifyKey:
 def verify_signature(public_key_b64: str, signature_b64: str, data: bytes) -> bool:
     """True if ``signature_b64`` is a valid Ed25519 signature of ``data`` by the key.
 
-    Verification uses libsodium (PyNaCl): about 1.6x faster here than OpenSSL's, and it
-    releases the GIL, so a batch verifies on every core (sync.precheck_signatures).
-    Keys and signatures are the same RFC 8032 bytes either way."""
+    Verification uses libsodium (PyNaCl): about 1.6x faster here than OpenSSL's (73 vs
+    120 µs; see docs/benchmarks.md). Keys and signatures are the same RFC 8032 bytes either
+    way; signing and key files stay with ``cryptography``."""
     try:
         _verify_key(public_key_b64).verify(data, b64u_decode(signature_b64))
     except (BadSignatureError, ValueError, TypeError, CryptoError):

@@ -82,43 +82,6 @@ def test_routing_at_a_middle_node() -> None:
     assert sync.verify(to_prov, **kw).route == sync.Route(False, True, ())
 
 
-def test_prechecked_signatures_are_only_a_cache() -> None:
-    """precheck_signatures verifies a batch in threads; verify() trusts a result only for the
-    very key it finds itself, and still makes every other check."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    d, keys = _tree()
-    kw = {"directory": d, "max_body_bytes": 10_000, "max_skew": timedelta(minutes=5)}
-    body = sync.type_schema("ledger.entry")["examples"][0]
-    good = [seal(signer=keys["150603"], origin="150603", type="ledger.entry",
-                 recipient="150603", scope="ancestors", body=body) for _ in range(20)]
-    sig = good[3]["signature"]
-    good[3] = {**good[3], "signature": ("B" if sig[0] != "B" else "C") + sig[1:]}
-    stranger = Signer.generate()
-    unknown = seal(signer=stranger, origin="150603", type="ledger.entry", recipient="150603",
-                   scope="ancestors", body=body)
-    docs = [*good, unknown, {"not": "an envelope"}]
-    with ThreadPoolExecutor(2) as ex:
-        pre = sync.precheck_signatures(docs, d, ex)
-    assert pre[id(good[0])].public_key == keys["150603"].public_key
-    assert pre[id(good[3])].public_key is None  # tampered: not verified
-    assert pre[id(unknown)].public_key is None  # no such key in the directory
-    assert id(docs[-1]) not in pre  # malformed: left to verify()
-    assert pre[id(good[0])].signed == sync.signing_bytes(good[0])
-    assert sync.verify(good[0], prechecked=pre, **kw).route.local
-    with pytest.raises(Rejected) as e:
-        sync.verify(good[3], prechecked=pre, **kw)
-    assert e.value.code is ErrorCode.bad_signature
-    # a precheck made against another key (rotated meanwhile) is not trusted
-    forged = seal(signer=stranger, origin="150603", type="ledger.entry", recipient="150603",
-                  scope="ancestors", body=body)
-    forged["key_id"] = keys["150603"].key_id
-    stale = {id(forged): sync.Prechecked(sync.signing_bytes(forged), stranger.public_key)}
-    with pytest.raises(Rejected) as e:
-        sync.verify(forged, prechecked=stale, **kw)
-    assert e.value.code is ErrorCode.bad_signature
-
-
 def _random_doc(rng, depth: int = 0):  # type: ignore[no-untyped-def]
     kinds = ["int", "str", "bool", "null", "float", "bigint"] + (["list", "dict"] * 2
                                                                  if depth < 4 else [])

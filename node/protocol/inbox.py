@@ -9,9 +9,7 @@ Handlers validate before they write: a Rejected raised by a handler must leave n
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -30,12 +28,10 @@ from sync import (
     Envelope,
     ErrorCode,
     KeyInfo,
-    Prechecked,
     Rejected,
     envelope_hash,
     format_ts,
     parse_ts,
-    precheck_signatures,
     utcnow,
     verify,
 )
@@ -111,29 +107,6 @@ async def _key_rotation(ctx: Context) -> None:
     return None
 
 
-PRECHECK_MIN_BATCH = 16
-_verifiers: ThreadPoolExecutor | None = None
-
-
-def _verifier_pool() -> ThreadPoolExecutor:
-    """Threads for Ed25519 checks, shared by every node runtime in the process."""
-    global _verifiers
-    if _verifiers is None:
-        _verifiers = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
-                                        thread_name_prefix="plansync-verify")
-    return _verifiers
-
-
-async def _precheck(rt: NodeRuntime, docs: list[Any]) -> dict[int, Prechecked] | None:
-    """For a large batch, check signatures in parallel before taking the ordering lock
-    (a cache for sync.verify, which still makes every check under the lock)."""
-    if len(docs) < PRECHECK_MIN_BATCH:
-        return None
-    async with rt.sessions() as session:
-        directory = await load_directory(session, rt.cfg.code)
-    return precheck_signatures(docs, directory, _verifier_pool())
-
-
 def _rejected(env_id: Any, e: Rejected) -> dict[str, Any]:
     return {"id": env_id if isinstance(env_id, str) else None, "status": "rejected",
             "error": e.as_dict()}
@@ -152,7 +125,6 @@ async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
     results: list[dict[str, Any]] = []
     targets: set[str] = set()
     s = rt.settings
-    prechecked = await _precheck(rt, docs)
     async with transaction(rt.sessions) as session:
         await order_lock(session)
         directory = await load_directory(session, rt.cfg.code)
@@ -183,8 +155,7 @@ async def ingest(rt: NodeRuntime, docs: list[Any], *, via: str = "push"
                                    f"envelope {env_id} was already received with other content",
                                    "/id")
                 checked = verify(doc, directory=directory, max_body_bytes=s.max_body_bytes,
-                                 max_skew=timedelta(seconds=s.max_clock_skew_seconds),
-                                 prechecked=prechecked)
+                                 max_skew=timedelta(seconds=s.max_clock_skew_seconds))
                 route = checked.route
                 env: Envelope = doc
                 receipt: dict[str, Any] = {
