@@ -163,7 +163,7 @@ class Demo:
 
         self.step("盟市制定规划", "cities build their plans on it, check and publish; each "
                   "files with the province and releases to its counties")
-        for code, released in ((ORDOS, -60), (HOHHOT, -20)):
+        for code, released in ((ORDOS, -25), (HOHHOT, -20)):
             doc = await self.framework_doc(code, PROVINCE)
             tight = [dict(i, target=10) if i["code"] == MMR else i for i in doc["indicators"]]
             doc = {**doc, "indicators": tight}
@@ -202,6 +202,8 @@ class Demo:
 
         self.step("年度报告", "annual reports for 2024 and 2025: member units enter, offices file; "
                   "回民区 has not filed 2025 yet")
+        self.say("    (the demo runs today, so every 2024 report arrives after its due date "
+                 "2025-12-31 and the audit shows it late; 2025 reports are due 2026-12-31)")
         series: dict[str, list[tuple[int, int] | None]] = {
             KANGBASHI: [(1, 9_800), (1, 10_100)], DONGSHENG: [(2, 21_000), (1, 20_500)],
             XINCHENG: [(1, 12_000), (2, 11_800)], HUIMIN: [(1, 9_000), None]}
