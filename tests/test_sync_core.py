@@ -26,6 +26,17 @@ def test_sign_verify_and_tamper() -> None:
     assert not sync.verify_signature(s.public_key, sig, b"hellO")
     assert not sync.verify_signature(Signer.generate().public_key, sig, b"hello")
     assert not sync.verify_signature(s.public_key, "not-base64!", b"hello")
+    assert not sync.verify_signature(s.public_key, sig[:10], b"hello")  # truncated
+    assert not sync.verify_signature("AAAA", sig, b"hello")  # not a 32-byte key
+    # verification (libsodium) and signing (OpenSSL) agree on RFC 8032 test vector 1
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+    pk = sync.b64u_encode(bytes.fromhex(
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+    sig1 = Ed25519PrivateKey.from_private_bytes(seed).sign(b"")
+    assert sig1.hex().startswith("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065")
+    assert sync.verify_signature(pk, sync.b64u_encode(sig1), b"")
 
 
 def test_ids_are_unique_and_time_ordered() -> None:
