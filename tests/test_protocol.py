@@ -326,6 +326,7 @@ async def test_a_mixed_batch_gets_one_verdict_per_envelope(
         async with c.client("150600") as cl:
             r = (await cl.post("/sync/v1/envelopes", json={"envelopes": batch})).json()
         assert [x["status"] for x in r["results"]].count("accepted") == len(batch) - 2
+        assert len({x["received_at"] for x in r["results"] if "received_at" in x}) == 1
         assert r["results"][5]["error"]["code"] == "bad_signature"
         assert r["results"][-1]["error"]["code"] == "unknown_key"
         after = await counts(c, "150600")
