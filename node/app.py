@@ -39,6 +39,9 @@ def create_app(
 ) -> FastAPI:
     """Build a node app. ``transport`` lets tests connect nodes in-process (ASGITransport)."""
     settings = settings or Settings()
+    # the envelope handlers register on import: load them now, not on the first envelope
+    import node.plans.service  # noqa: F401
+    import node.reports.service  # noqa: F401
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
