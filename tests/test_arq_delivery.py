@@ -83,3 +83,31 @@ async def test_flushed_redis_is_recovered_by_the_sweeper(
         await _run_worker_until(c, "150603", lambda: _delivered(c, "150603", env["id"]))
         assert await record(c, "150600", env["id"]) is not None
         assert await received_from(c, "150600", "150603") == 1  # exactly one effect
+
+
+async def test_nodes_sharing_a_redis_each_get_their_own_sweeps(
+    tmp_path: Path, db_factory: DbFactory, redis_url: str
+) -> None:
+    """Two nodes' workers on one Redis database, both with queued jobs lost to a flush: each
+    node's own sweeper must re-queue its own rows. (arq's default cron job ids are global to
+    the database, so nodes raced for one id per second and one node starved for minutes.)"""
+    codes = ("150603", "150602")
+    async with cluster(tmp_path, db_factory, redis=dict.fromkeys(codes, redis_url)) as c:
+        envs = {code: await send(c, code, "plan.filing", "150600") for code in codes}
+        for code in codes:
+            await _wait_enqueued(c, code)
+        r = Redis.from_url(redis_url)
+        await r.flushdb()  # both queued deliveries are lost: only the sweepers can help
+        await r.aclose()
+        names = {code: {cj.name for cj in worker_settings(c.cfgs[code], c.settings)["cron_jobs"]}
+                 for code in codes}
+        assert not names["150603"] & names["150602"]
+
+        async def both() -> bool:
+            return all([await _delivered(c, code, envs[code]["id"]) for code in codes])
+
+        workers = [asyncio.create_task(_run_worker_until(c, code, both, timeout=20))
+                   for code in codes]
+        await asyncio.gather(*workers)
+        for code in codes:
+            assert await received_from(c, "150600", code) == 1

@@ -29,6 +29,14 @@ def job_id(code: str, target: str) -> str:
     return f"plansync:{code}:deliver:{target}"
 
 
+def cron_name(code: str, task: str) -> str:
+    """A unique cron job's id is ``<name>:<scheduled ms>``, global to the Redis database: with
+    arq's default name (``cron:<function>``) every node sharing a Redis raced for the same id
+    each second, one won, and the others' sweeps were silently skipped — for minutes. The
+    node's code in the name gives each node its own."""
+    return f"cron:plansync:{code}:{task}"
+
+
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
@@ -73,9 +81,10 @@ def worker_settings(
     return {
         "functions": [deliver_target],
         "cron_jobs": [
-            cron(sweep_outbox, second=set(range(0, 60, every)), run_at_startup=True,
-                 unique=True),
-            cron(pull_parent, second={0, 30}, run_at_startup=True, unique=True),
+            cron(sweep_outbox, name=cron_name(cfg.code, "sweep_outbox"),
+                 second=set(range(0, 60, every)), run_at_startup=True, unique=True),
+            cron(pull_parent, name=cron_name(cfg.code, "pull_parent"), second={0, 30},
+                 run_at_startup=True, unique=True),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
