@@ -23,11 +23,11 @@ from sqlalchemy import func, select, update  # noqa: E402
 
 from node.db import transaction  # noqa: E402
 from node.delivery.deliver import deliver_target  # noqa: E402
+from node.delivery.pull import pull_parent  # noqa: E402
+from node.lab.simulate import Simulation  # noqa: E402
 from node.models import EnvelopeRecord, OutboxRow  # noqa: E402
-from node.protocol.feed import pull_parent  # noqa: E402
 from node.protocol.inbox import ingest  # noqa: E402
 from node.protocol.outbox import emit  # noqa: E402
-from node.simulate import Simulation  # noqa: E402
 from sync import format_ts, new_id, utcnow  # noqa: E402
 
 
@@ -61,7 +61,7 @@ async def main() -> None:
     sim.transport.offline.clear()
 
     t0 = time.monotonic()
-    pulled = await pull_parent(sim.rt("150600"), limit=500)
+    pulled = await pull_parent(sim.rt("150600"), sim.registry, limit=500)
     pull_s = time.monotonic() - t0
     n, distinct = await received(sim, "150600")
     assert pulled == args.n and n == distinct == args.n, (pulled, n, distinct)
@@ -91,11 +91,11 @@ async def main() -> None:
     from sync import seal  # re-sign: the recipient is part of what is signed
 
     envs = [seal(signer=prov.signer, origin="150000", type="filing.receipt",
-                 recipient="150100", body=r["body"]) for r in raws]
+                 recipient="150100", body={**r["body"], "filer": "150100"}) for r in raws]
     other = sim.rt("150100")
     t0 = time.monotonic()
     for i in range(0, len(envs), 500):
-        results, _ = await ingest(other, envs[i:i + 500])
+        results = await ingest(other, sim.registry, envs[i:i + 500])
         assert all(r["status"] == "accepted" for r in results)
     base_s = time.monotonic() - t0
     await sim.close()

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from node.db import create_engine, session_factory, transaction, upgrade  # noqa: E402
 from node.protocol.directory import add_key, upsert_node  # noqa: E402
-from sync import Signer, envelope_hash, seal  # noqa: E402
+from sync import Signer, envelope_hash, new_id, seal  # noqa: E402
 from tests.procs import Proc, free_port, run_cli  # noqa: E402
 
 ROOT_CODE = "150000"
@@ -42,7 +42,7 @@ CITIES = ["150100", "150200", "150300", "150400", "150500", "150600", "150700", 
 
 def ledger_body(city: str, i: int) -> dict[str, object]:
     county = f"{city[:4]}{2 + i % 20:02d}"
-    return {"filing_id": str(uuid.uuid4()), "filing_type": "plan.filing",
+    return {"filing_id": new_id(), "filing_type": "plan.filing",
             "subject": f"{county}-women v1", "filer": county, "receiver": city,
             "received_at": "2022-06-12T02:00:00.000Z", "due_on": "2022-06-10",
             "outcome": "accepted", "timeliness": "late", "late_days": 2}
@@ -85,6 +85,10 @@ async def main() -> None:
                 await upsert_node(s, code=code, name=code, level="city", parent=ROOT_CODE,
                                   relation="child")
                 await add_key(s, code=code, key_id=signer.key_id, public_key=signer.public_key)
+                for i in range(20):  # a ledger entry is only about a child of its signer
+                    county = f"{code[:4]}{2 + i:02d}"
+                    await upsert_node(s, code=county, name=county, level="county", parent=code,
+                                      relation="descendant")
         await engine.dispose()
         raw_engine = create_engine(f"{base.replace('postgresql://', 'postgresql+asyncpg://')}"
                                    f"/{raw_db}")

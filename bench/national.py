@@ -1,6 +1,6 @@
 """National simulation: every division in divisions.json (34 provinces, 334 cities, 2,851
 counties = 3,219 nodes) as real node apps with their own SQLite databases and keys in one
-process, connected by httpx.ASGITransport.
+process, connected by the lab's RoutingTransport (httpx.ASGITransport).
 
 divisions.json has no national level: each province is the root of its tree. So every
 province releases its framework, it must reach every node below, then every county publishes
@@ -28,10 +28,10 @@ from sqlalchemy import func, select  # noqa: E402
 
 from node.audit.timeliness import timeliness  # noqa: E402
 from node.divisions import divisions  # noqa: E402
-from node.harness import pick  # noqa: E402
+from node.lab.harness import pick  # noqa: E402
+from node.lab.simulate import Simulation, publish_plan  # noqa: E402
 from node.models import Framework, SentFiling  # noqa: E402
-from node.plans.document import load_file  # noqa: E402
-from node.simulate import Simulation, publish_plan  # noqa: E402
+from node.plans.sheets import load_file  # noqa: E402
 
 SAMPLE = ROOT / "node" / "data" / "framework-sample.json"
 DOC = load_file(SAMPLE, "women")

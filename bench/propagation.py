@@ -7,10 +7,10 @@ hop's latency × depth, measured in the same run.
 By default all nodes are real node apps with their own SQLite databases and keys in one
 process, connected by httpx.ASGITransport; delivery is each node's own in-process loop, kicked
 after the commit (no polling schedule). With ``--processes`` every node is a separate
-``plansync serve`` process on a loopback port (node.harness.Cluster, as `plansync cluster up`),
-the release goes through the province's HTTP API, and arrival is read from each node's own
-SQLite file. One hop = the province releasing to a single enrolled child, measured first on
-a two-node tree of the same kind.
+``plansync serve`` process on a loopback port (node.lab.harness.ProcessCluster, as
+`plansync cluster up`), the release goes through the province's HTTP API, and arrival is read
+from each node's own SQLite file. One hop = the province releasing to a single enrolled child,
+measured first on a two-node tree of the same kind.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sqlite3
 import statistics
 import sys
@@ -32,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from node.harness import Cluster, pick  # noqa: E402
+from node.lab.harness import ProcessCluster, pick  # noqa: E402
+from node.lab.simulate import Simulation, publish_plan  # noqa: E402
 from node.models import Framework  # noqa: E402
-from node.plans.document import load_file  # noqa: E402
-from node.simulate import Simulation, publish_plan  # noqa: E402
+from node.plans.sheets import load_file  # noqa: E402
 
 SAMPLE = ROOT / "node" / "data" / "framework-sample.json"
 
@@ -71,7 +72,8 @@ async def measure(sim: Simulation, root: str, others: list[str], version: int) -
 PROC_ENV = {"PLANSYNC_SWEEP_INTERVAL_SECONDS": "10", "PLANSYNC_PULL_INTERVAL_SECONDS": "3600"}
 
 
-async def api(c: Cluster, code: str, token: str, method: str, path: str, **kw: object) -> object:
+async def api(c: ProcessCluster, code: str, token: str, method: str, path: str,
+              **kw: object) -> object:
     async with httpx.AsyncClient(base_url=c.members[code].url, timeout=120,
                                  headers={"Authorization": f"Bearer {token}"}) as cl:
         r = await cl.request(method, path, **kw)  # type: ignore[arg-type]
@@ -80,7 +82,7 @@ async def api(c: Cluster, code: str, token: str, method: str, path: str, **kw: o
     return r.json()
 
 
-async def release_api(c: Cluster, root: str, version: int) -> float:
+async def release_api(c: ProcessCluster, root: str, version: int) -> float:
     """The province releases (version 1) or revises and re-releases its plan through its API,
     as its editor and director would. Returns the time the publish call returned."""
     admin = c.members[root].token
@@ -92,8 +94,9 @@ async def release_api(c: Cluster, root: str, version: int) -> float:
                           json={"name": name, "role": role})
             toks[name] = r["token"]  # type: ignore[index]
         c.env["bench_editor"], c.env["bench_director"] = toks["editor"], toks["director"]
-        await api(c, root, toks["editor"], "POST", "/api/v1/plans/import?kind=women&title=规划",
-                  content=SAMPLE.read_bytes(), headers={"content-type": "application/json"})
+        await api(c, root, toks["editor"], "POST", "/api/v1/plans/import",
+                  json={"kind": "women", "title": "规划",
+                        "document": json.loads(SAMPLE.read_text(encoding="utf-8"))})
     else:
         await api(c, root, c.env["bench_editor"], "POST", f"/api/v1/plans/{pid}/revise")
     for step in ("expert_review", "submit"):
@@ -104,7 +107,7 @@ async def release_api(c: Cluster, root: str, version: int) -> float:
     return time.monotonic()
 
 
-def stored(c: Cluster, code: str, origin: str, version: int) -> bool:
+def stored(c: ProcessCluster, code: str, origin: str, version: int) -> bool:
     """Read the node's own SQLite file (WAL: a reader does not disturb the node)."""
     db = Path(c.members[code].data_dir) / "plansync.db"
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True,
@@ -113,7 +116,7 @@ def stored(c: Cluster, code: str, origin: str, version: int) -> bool:
                             (origin, version)).fetchone() is not None
 
 
-async def measure_procs(c: Cluster, root: str, others: list[str], version: int) -> tuple[
+async def measure_procs(c: ProcessCluster, root: str, others: list[str], version: int) -> tuple[
         float, dict[str, float]]:
     t0 = await release_api(c, root, version)
     arrived: dict[str, float] = {}
@@ -127,9 +130,9 @@ async def measure_procs(c: Cluster, root: str, others: list[str], version: int) 
     return max(arrived.values()), arrived
 
 
-async def cluster_of(base: Path, codes: list[str]) -> Cluster:
+async def cluster_of(base: Path, codes: list[str]) -> ProcessCluster:
     t = time.monotonic()
-    c = await Cluster.create(base, codes, env=dict(PROC_ENV))
+    c = await ProcessCluster.create(base, codes, env=dict(PROC_ENV))
     # 116 interpreters importing at once on 2 cores take a while to answer
     await c.start_all(progress=lambda i, n, what: print(f"  {what}", flush=True)
                       if i % 20 == 0 or i == n else None, ready_timeout=600)

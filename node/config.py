@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_FILE = "node.json"
@@ -56,9 +56,21 @@ class Settings(BaseSettings):
     pull_interval_seconds: float = 30.0
     volatility_threshold: float = 0.2  # early warning: year-on-year swing beyond ±20%
     sweep_interval_seconds: float = 5.0
+    # key transparency: how often to ask every ancestor which key it holds for this node
+    # (0 = never; the first check runs key_check_delay_seconds after start)
+    key_check_interval_seconds: float = 3600.0
+    key_check_delay_seconds: float = 60.0
     max_backoff_seconds: float = 600.0  # cap of the exponential retry delay
     # run the in-process delivery loop as a background task (tests drive it by hand)
     delivery_loop: bool = True
+    # sign-in lockout and enrolment-token limits (node.auth.limits, docs/operations.md):
+    # N failures of one user name (one client address) within the window lock it out
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    enrol_max_failures: int = Field(default=10, ge=1)
+    enrol_window_seconds: int = Field(default=900, ge=1)
+    enrol_lockout_seconds: int = Field(default=3600, ge=1)
 
 
 class NodeConfig(BaseModel):

@@ -10,6 +10,7 @@ from ._envelope import (
     Directory,
     Envelope,
     KeyInfo,
+    Recipient,
     Route,
     Verified,
     envelope_hash,
@@ -21,6 +22,7 @@ from ._envelope import (
 )
 from ._errors import ErrorCode, PeerRejected, Rejected, SyncError, TransportError
 from ._ids import format_ts, new_id, parse_ts, utcnow
+from ._json import MAX_DEPTH, check_value, loads
 from ._keys import Signer, b64u_decode, b64u_encode, key_id_of, verify_signature
 from ._schemas import (
     Direction,
@@ -31,9 +33,23 @@ from ._schemas import (
     validate_body,
     validate_envelope_shape,
 )
-from ._transport import SyncClient, backoff, sign_request, verify_request
+from ._transport import (
+    HDR_DATE,
+    HDR_KEY,
+    HDR_NODE,
+    HDR_SIG,
+    SyncClient,
+    backoff,
+    sign_request,
+    verify_request,
+)
 
 __all__ = [
+    "HDR_DATE",
+    "HDR_KEY",
+    "HDR_NODE",
+    "HDR_SIG",
+    "MAX_DEPTH",
     "PROTOCOL_VERSION",
     "Direction",
     "Directory",
@@ -41,6 +57,7 @@ __all__ = [
     "ErrorCode",
     "KeyInfo",
     "PeerRejected",
+    "Recipient",
     "Rejected",
     "Route",
     "Signer",
@@ -52,11 +69,13 @@ __all__ = [
     "b64u_encode",
     "backoff",
     "canonical",
+    "check_value",
     "content_hash",
     "direction_of",
     "envelope_hash",
     "format_ts",
     "key_id_of",
+    "loads",
     "known_types",
     "new_id",
     "parse_ts",

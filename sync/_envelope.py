@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ._canonical import canonical
 from ._errors import ErrorCode, Rejected
@@ -25,7 +25,25 @@ from ._schemas import Direction, direction_of, known_types, validate_body, valid
 
 PROTOCOL_VERSION = 1
 Scope = Literal["node", "subtree", "ancestors"]
-Envelope = dict[str, Any]
+
+
+class Recipient(TypedDict):
+    code: str
+    scope: Scope
+
+
+class Envelope(TypedDict):
+    """A signed envelope as it travels (schemas/envelope.schema.json)."""
+
+    v: int
+    id: str
+    type: str
+    origin: str
+    recipient: Recipient
+    created_at: str
+    key_id: str
+    body: dict[str, Any]
+    signature: str
 
 
 def signing_bytes(env: Mapping[str, Any]) -> bytes:
@@ -55,7 +73,7 @@ def seal(
     id: str | None = None,
 ) -> Envelope:
     """Build and sign an envelope."""
-    env: Envelope = {
+    unsigned: dict[str, Any] = {
         "v": PROTOCOL_VERSION,
         "id": id or new_id(),
         "type": type,
@@ -65,7 +83,8 @@ def seal(
         "key_id": signer.key_id,
         "body": body,
     }
-    env["signature"] = signer.sign(signing_bytes(env))
+    unsigned["signature"] = signer.sign(signing_bytes(unsigned))
+    env: Envelope = unsigned  # type: ignore[assignment]  # now complete
     return env
 
 
@@ -73,6 +92,13 @@ def seal(
 class KeyInfo:
     public_key: str
     valid_until: datetime | None = None  # set when the key was rotated away
+    # once rotated away: the content hashes of what it signed before and may still be in
+    # transit (listed by the rotation); a retired key verifies nothing else
+    carry: frozenset[str] = frozenset()
+
+    @property
+    def current(self) -> bool:
+        return self.valid_until is None
 
 
 @dataclass
@@ -200,7 +226,11 @@ def verify(
     etype = env["type"]
     if etype not in known_types():
         raise Rejected(ErrorCode.unknown_type, f"unknown envelope type {etype!r}", "/type")
-    signed = signing_bytes(env)
+    try:
+        signed = signing_bytes(env)
+    except (TypeError, ValueError, OverflowError) as e:  # rfc8785: NaN, ±2^53, surrogates
+        raise Rejected(ErrorCode.invalid_envelope, f"envelope cannot be canonicalised: {e}"
+                       ) from None
     size = len(signed)
     if size > max_body_bytes:
         raise Rejected(
@@ -243,14 +273,18 @@ def verify(
         raise Rejected(
             ErrorCode.unknown_key, f"key {env['key_id']} of node {origin} is not known", "/key_id"
         )
-    if key.valid_until is not None and created > key.valid_until:
+    digest = _hash(signed, env["signature"])
+    if key.valid_until is not None and digest not in key.carry:
+        # whatever created_at it claims: a retired key signs nothing new (a backdated
+        # document is indistinguishable from an old one, so only the rotation's list counts)
         raise Rejected(
             ErrorCode.key_retired,
-            f"key {env['key_id']} of node {origin} was rotated away before {env['created_at']}",
+            f"key {env['key_id']} of node {origin} was rotated away at "
+            f"{format_ts(key.valid_until)}; it verifies only what the rotation listed",
             "/key_id",
         )
     if not verify_signature(key.public_key, env["signature"], signed):
         raise Rejected(ErrorCode.bad_signature, f"signature does not verify for {origin}",
                        "/signature")
     validate_body(etype, env["body"])
-    return Verified(rt, _hash(signed, env["signature"]))
+    return Verified(rt, digest)

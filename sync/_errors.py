@@ -30,6 +30,12 @@ class ErrorCode(StrEnum):
     schema_violation = "schema_violation"
     id_conflict = "id_conflict"
     version_conflict = "version_conflict"
+    # who may say what (node/protocol/policy.py, docs/protocol.md "Who may send what")
+    wrong_route = "wrong_route"
+    origin_mismatch = "origin_mismatch"
+    division_mismatch = "division_mismatch"
+    key_conflict = "key_conflict"
+    stale_rotation = "stale_rotation"
     # enrolment and request authentication
     token_invalid = "token_invalid"
     token_expired = "token_expired"

@@ -35,4 +35,7 @@ def parse_ts(text: str) -> datetime:
     ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if ts.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no time zone")
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+23:59
+        raise ValueError(f"timestamp {text!r} is out of range in UTC") from None

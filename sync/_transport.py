@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ import httpx
 
 from ._errors import ErrorCode, PeerRejected, Rejected, TransportError
 from ._ids import format_ts, parse_ts, utcnow
+from ._json import loads
 from ._keys import Signer, verify_signature
 
 HDR_NODE = "X-Plansync-Node"
@@ -96,7 +98,10 @@ class SyncClient:
                 err = {}
             raise PeerRejected(resp.status_code, str(err.get("code", "http_error")),
                                str(err.get("message", resp.text[:200])))
-        return resp.json()
+        try:
+            return loads(resp.content, what=f"answer of {method} {url}")
+        except Rejected as e:
+            raise TransportError(e.message) from None
 
     async def identity(self, base_url: str) -> dict[str, Any]:
         data: dict[str, Any] = await self._call("GET", f"{base_url}/sync/v1/identity")
@@ -120,6 +125,18 @@ class SyncClient:
         headers = sign_request(signer, code, "GET", target)
         data: dict[str, Any] = await self._call("GET", f"{base_url}{target}", headers=headers)
         return data
+
+    async def attest(self, base_url: str, *, subject: str, nonce: str, signer: Signer,
+                     code: str) -> list[Any]:
+        """Signed statements of the keys the node at ``base_url`` and its ancestors hold for
+        ``subject`` (key transparency). The request is signed by the asking child ``code``."""
+        target = "/sync/v1/attest"
+        body = json.dumps({"subject": subject, "nonce": nonce}).encode()
+        headers = {**sign_request(signer, code, "POST", target, body),
+                   "content-type": "application/json"}
+        data = await self._call("POST", f"{base_url}{target}", content=body, headers=headers)
+        out = data.get("attestations") if isinstance(data, dict) else None
+        return out if isinstance(out, list) else []
 
     async def enroll(self, base_url: str, payload: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = await self._call("POST", f"{base_url}/sync/v1/enroll", json=payload)

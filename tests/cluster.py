@@ -1,4 +1,5 @@
-"""Several nodes in one process, connected by httpx.ASGITransport (real node code, real DBs)."""
+"""Several nodes in one process, connected by the lab's RoutingTransport over
+httpx.ASGITransport (real node code, real DBs)."""
 
 from __future__ import annotations
 
@@ -13,33 +14,10 @@ from fastapi import FastAPI
 from node.app import create_app
 from node.config import NodeConfig, Settings, build_config
 from node.db import transaction
+from node.lab.transport import RoutingTransport
+from node.protocol.registry import Registry
 from node.provision import provision
 from node.runtime import NodeRuntime
-
-
-class RoutingTransport(httpx.AsyncBaseTransport):
-    """Routes requests to in-process node apps by host name; hosts can be taken 'offline'."""
-
-    def __init__(self) -> None:
-        self.apps: dict[str, httpx.ASGITransport] = {}
-        self.offline: set[str] = set()
-        self.lose_response: set[str] = set()  # deliver the request, then fail (crash mid-way)
-        self.requests: list[tuple[str, str]] = []
-
-    def add(self, host: str, app: FastAPI) -> None:
-        self.apps[host] = httpx.ASGITransport(app=app)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        self.requests.append((host, request.url.path))
-        if host in self.offline or host not in self.apps:
-            raise httpx.ConnectError(f"{host} is offline", request=request)
-        resp = await self.apps[host].handle_async_request(request)
-        if host in self.lose_response:
-            await resp.aread()
-            raise httpx.ReadError("connection lost before the response arrived",
-                                  request=request)
-        return resp
 
 
 def host_of(code: str) -> str:
@@ -75,6 +53,10 @@ class Cluster:
     def rt(self, code: str) -> NodeRuntime:
         rt: NodeRuntime = self.apps[code].state.rt
         return rt
+
+    def registry(self, code: str) -> Registry:
+        registry: Registry = self.apps[code].state.registry
+        return registry
 
     async def start(self, cfg: NodeConfig, *, dispatch: bool = True) -> FastAPI:
         app = create_app(cfg, self.settings, transport=self.transport, dispatch=dispatch)
@@ -135,7 +117,8 @@ async def cluster(
     tmp: Path, db_factory: Callable[[], Any], nodes: list[tuple[str, str, str, str | None]] = TREE,
     *, enrol: bool = True, settings: Settings | None = None, redis: dict[str, str] | None = None,
 ) -> AsyncIterator[Cluster]:
-    transport = RoutingTransport()
+    # an app's unhandled error is raised into the test, not hidden in a 500
+    transport = RoutingTransport(raise_app_exceptions=True)
     # background loops idle; tests drive delivery with settle() for determinism
     settings = settings or Settings(delivery_loop=False, pull_interval_seconds=3600)
     c = Cluster(transport, settings)

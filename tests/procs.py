@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from node.harness import free_port
+from node.lab.harness import free_port
 
 __all__ = ["PLANSYNC", "Proc", "free_port", "run_cli"]
 

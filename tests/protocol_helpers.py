@@ -12,19 +12,30 @@ from node.protocol.outbox import emit
 from tests.cluster import Cluster
 
 
-def example(type_name: str) -> dict[str, Any]:
-    return copy.deepcopy(sync.type_schema(type_name)["examples"][0])
+def example(type_name: str, origin: str | None = None, recipient: str | None = None
+            ) -> dict[str, Any]:
+    """The schema's example body; with ``origin``, made the origin's own (ids and office
+    fields the policy binds to the origin)."""
+    body: dict[str, Any] = copy.deepcopy(sync.type_schema(type_name)["examples"][0])
+    if origin is not None:
+        if type_name == "plan.filing":
+            body["plan_id"] = f"{origin}-{body['kind']}"
+        elif type_name == "report.filing":
+            body["report_id"] = f"{origin}-{body['kind']}-{body['year']}"
+        elif type_name == "ledger.entry":
+            body["receiver"] = origin
+        elif type_name == "filing.receipt" and recipient is not None:
+            body["filer"] = recipient
+    return body
 
 
 async def send(c: Cluster, code: str, type_name: str, recipient: str, scope: str = "node",
                body: dict[str, Any] | None = None) -> sync.Envelope:
     rt = c.rt(code)
     async with transaction(rt.sessions) as session:
-        env, targets = await emit(session, rt, type=type_name, recipient=recipient, scope=scope,
-                                  body=body or example(type_name))
-    assert rt.dispatcher is not None
-    rt.dispatcher.kick(targets)
-    return env
+        env = await emit(session, rt, type=type_name, recipient=recipient, scope=scope,
+                         body=body or example(type_name, code, recipient))
+    return env  # delivery is kicked after the commit
 
 
 async def record(c: Cluster, code: str, env_id: str) -> EnvelopeRecord | None:

@@ -12,6 +12,9 @@ Status: ``on_time``, ``late`` (N days), ``returned`` (newest answer was a return
 keeps running until an accepted refiling), ``overdue``, ``pending``.
 On-time rate = on time ÷ expected-and-due; reporting rate = received ÷ expected-and-due. Each
 expected filing is counted once, so no rate exceeds 100%.
+
+Report years are those of the plan period, 2021–2030 (``year`` and ``from_year`` outside it
+are refused): by default every year from 2021 up to last year, never beyond 2030.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ from node.plans.dates import annual_report_due
 from sync import format_ts
 
 KINDS = ("women", "children")
+FIRST_YEAR, LAST_YEAR = 2021, 2030  # the plan period (as node.reports.service)
+
+
+def _in_period(what: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"{what} {year} 不在规划期内 is outside the plan period "
+                         f"{FIRST_YEAR}–{LAST_YEAR}")
+
+
+def expected_years(today: date, from_year: int = FIRST_YEAR) -> range:
+    """Report years expected by ``today``: ``from_year`` up to last year, within the plan
+    period. ValueError if ``from_year`` is outside it."""
+    _in_period("from_year", from_year)
+    return range(from_year, min(today.year, LAST_YEAR + 1))
 
 
 @dataclass
@@ -47,12 +64,11 @@ class Row:
         return asdict(self)
 
 
-def _subject_kind(e: LedgerEntry) -> str:
-    """plan subjects look like '150603-women v1'; report subjects like 'women 2023'."""
-    s = (e.subject or "").split()
+def _key(e: LedgerEntry) -> str:
+    """What a ledger row is about: ``plan.<kind>`` or ``report.<kind>.<year>``."""
     if e.filing_type == "plan.filing":
-        return s[0].rsplit("-", 1)[-1] if s else ""
-    return s[0] if s else ""
+        return f"plan.{e.kind}"
+    return f"report.{e.kind}.{e.year}"
 
 
 def _status(
@@ -75,7 +91,12 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                      report_years: range | None = None,
                      kinds: dict[str, str] | None = None) -> dict[str, Any]:
     """``kinds`` maps each plan kind in force here to its annual report due day (MM-DD);
-    by default both kinds, due March 31."""
+    by default both kinds, due March 31. ValueError if ``year`` or a report year is outside
+    the plan period; KeyError if ``subtree`` is not known here."""
+    if year is not None:
+        _in_period("year", year)
+    for y in report_years or ():
+        _in_period("report year", y)
     kinds = kinds or dict.fromkeys(KINDS, "03-31")
     nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
     root = subtree or self_code
@@ -94,11 +115,9 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
         LedgerEntry.filer.in_(members)))).all()
     by: dict[tuple[str, str], list[LedgerEntry]] = {}
     for entry in ledger:
-        key = (f"plan.{_subject_kind(entry)}" if entry.filing_type == "plan.filing"
-               else f"report.{_subject_kind(entry)}.{(entry.subject or '').split()[-1]}")
-        by.setdefault((entry.filer, key), []).append(entry)
+        by.setdefault((entry.filer, _key(entry)), []).append(entry)
     years = ([year] if year is not None else
-             list(report_years or range(2021, today.year)))
+             list(report_years if report_years is not None else expected_years(today)))
     rows: list[Row] = []
     for code in members:
         n = nodes[code]

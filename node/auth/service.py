@@ -51,6 +51,9 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
 }
 
 _hasher = PasswordHasher()
+# column widths (node.models.User) and a sane bound for passwords (hashing is deliberately slow)
+NAME_MAX = UNIT_MAX = 100
+PASSWORD_MAX = 1024
 
 
 def allows(role: str, perm: Perm) -> bool:
@@ -76,11 +79,20 @@ async def create_user(
         ) from None
     if not name.strip():
         raise BadRequest("user name must not be empty")
+    if len(name) > NAME_MAX:
+        raise BadRequest(f"用户名过长 user name is {len(name)} characters, at most {NAME_MAX}")
+    if unit is not None and len(unit) > UNIT_MAX:
+        raise BadRequest(f"成员单位名称过长 unit is {len(unit)} characters, at most {UNIT_MAX}")
+    if "\x00" in name + (unit or "") + (password or ""):
+        raise BadRequest("用户名、单位或密码含有空字符 NUL name, unit or password contains a NUL "
+                         "character", code="invalid_character")
     existing = await session.scalar(select(User).where(User.name == name))
     if existing is not None:
         raise Conflict(f"user {name!r} already exists")
     if password is not None and len(password) < 8:
         raise BadRequest("password must have at least 8 characters")
+    if password is not None and len(password) > PASSWORD_MAX:
+        raise BadRequest(f"密码过长 password must have at most {PASSWORD_MAX} characters")
     user = User(
         name=name,
         role=role_v.value,

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from node.delivery.deliver import deliver_target, due_targets
+from node.delivery.pull import pull_parent
+from node.protocol.registry import Registry
 from node.runtime import NodeRuntime
 
 log = logging.getLogger("plansync.dispatch")
@@ -33,8 +35,9 @@ class Dispatcher:
 
 
 class InProcessDispatcher(Dispatcher):
-    def __init__(self, rt: NodeRuntime, *, pull: bool = True) -> None:
+    def __init__(self, rt: NodeRuntime, registry: Registry, *, pull: bool = True) -> None:
         self.rt = rt
+        self.registry = registry
         self.pull = pull
         self._wake = asyncio.Event()
         self._kicked: set[str] = set()
@@ -87,9 +90,7 @@ class InProcessDispatcher(Dispatcher):
         await asyncio.gather(*(one(t) for t in sorted(targets)))
         if self.pull and now - self._last_pull >= self.rt.settings.pull_interval_seconds:
             self._last_pull = now
-            from node.protocol.feed import pull_parent
-
-            await pull_parent(self.rt)
+            await pull_parent(self.rt, self.registry)
 
 
 class ArqDispatcher(Dispatcher):

@@ -16,6 +16,8 @@ from arq.connections import RedisSettings
 from node.config import NodeConfig, Settings
 from node.delivery.deliver import deliver_target as _deliver
 from node.delivery.deliver import due_targets
+from node.delivery.pull import pull_parent as _pull
+from node.protocol.registry import Registry
 from node.runtime import NodeRuntime
 
 
@@ -59,13 +61,12 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 
 async def pull_parent(ctx: dict[str, Any]) -> int:
-    from node.protocol.feed import pull_parent as _pull
-
-    return await _pull(ctx["rt"])
+    return await _pull(ctx["rt"], ctx["registry"])
 
 
 def worker_settings(
-    cfg: NodeConfig, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    cfg: NodeConfig, settings: Settings, registry: Registry, *,
+    transport: httpx.AsyncBaseTransport | None = None
 ) -> dict[str, Any]:
     """arq worker settings for one node (its own queue name on a shared Redis)."""
     assert cfg.redis_url
@@ -73,6 +74,7 @@ def worker_settings(
     async def startup(ctx: dict[str, Any]) -> None:
         rt = NodeRuntime.open(cfg, settings, transport=transport)
         ctx["rt"] = rt
+        ctx["registry"] = registry
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["rt"].close()

@@ -12,6 +12,7 @@ from .plans import (
     SentFiling,
 )
 from .reports import ReceivedReport, Report, ReportNarrative, ReportValue
+from .security import AuthFailure, AuthLockout
 from .tables import (
     ApiToken,
     AuditEntry,
@@ -25,6 +26,8 @@ from .tables import (
 )
 
 __all__ = [
+    "AuthFailure",
+    "AuthLockout",
     "ReceivedReport",
     "Report",
     "ReportNarrative",

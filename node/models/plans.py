@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
@@ -85,6 +85,8 @@ class Framework(Base):
     # what changed against the version this node had, and what it breaks in this node's plan
     diff: Mapped[Any] = mapped_column(JSON)
     breaks: Mapped[Any] = mapped_column(JSON)
+    # the newest version of (origin, kind) here; an older version arriving later is history
+    current: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
 
 
 class Filing(Base):
@@ -130,6 +132,8 @@ class LedgerEntry(Base):
     envelope_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     filing_id: Mapped[str] = mapped_column(String(36), index=True)
     filing_type: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str | None] = mapped_column(String(10))  # women | children
+    year: Mapped[int | None] = mapped_column(Integer)  # report year; None for plans
     subject: Mapped[str | None] = mapped_column(String(200))
     filer: Mapped[str] = mapped_column(String(6), index=True)
     receiver: Mapped[str] = mapped_column(String(6))

@@ -79,6 +79,13 @@ class NodeKey(Base):
     public_key: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # active: verifies signatures; pending: announced by a key recovery, waiting for an admin
+    # of this node to confirm it (plansync keys confirm); until then it verifies nothing
+    status: Mapped[str] = mapped_column(String(10), default="active", server_default="active")
+    # once retired: content hashes of what this key signed before its rotation and may still
+    # be in transit (the rotation lists them); a retired key verifies nothing else
+    carry: Mapped[Any] = mapped_column(JSON, nullable=True)
+    confirmed_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class Invite(Base):
@@ -91,6 +98,8 @@ class Invite(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # a recovery invite replaces the key of an already enrolled child that lost its key
+    recovery: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class EnvelopeRecord(Base):

@@ -24,6 +24,11 @@ class Metrics:
             "plansync_envelopes_rejected", "Envelopes rejected, by error code", ["code"],
             registry=self.registry,
         )
+        self.key_alarm = Gauge(
+            "plansync_key_transparency_alarm",
+            "1 when an ancestor does not hold exactly this node's current key (last check)",
+            ["ancestor"], registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "plansync_outbox_depth", "Outbox rows not yet delivered", ["status"],
             registry=self.registry,

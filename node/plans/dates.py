@@ -6,6 +6,9 @@ import calendar
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+# the release dates (颁布日期) a plan may be published with
+RELEASE_FIRST, RELEASE_LAST = date(2000, 1, 1), date(2099, 12, 31)
+
 
 def add_month(d: date) -> date:
     """One calendar month later, clamped to the month's end (01-31 → 02-28/29)."""

@@ -105,18 +105,6 @@ def from_framework_json(data: dict[str, Any], kind: Kind) -> PlanDocument:
     return parse_document({"areas": [{"name": a} for a in areas], "indicators": rows})
 
 
-def load_file(path: Path, kind: Kind) -> PlanDocument:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from node.plans.sheets import read_xlsx
-
-        return read_xlsx(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise DocumentError(f"cannot read {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise DocumentError("a plan file must hold a JSON object")
-    return from_framework_json(data, kind)
 
 
 def document_schema() -> dict[str, Any]:

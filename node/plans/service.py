@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
 from node.errors import BadRequest, Conflict, Forbidden, NotFound
+from node.filings.service import answer_plan, refiling_due
 from node.models import (
     Filing,
     Framework,
     KnownNode,
-    LedgerEntry,
     Plan,
     PlanComment,
     PlanEvent,
@@ -27,10 +27,10 @@ from node.plans.compliance import AncestorFramework, Finding, check, diff
 from node.plans.dates import late_days, plan_filing_due
 from node.plans.document import KINDS, DocumentError, PlanDocument, parse_document
 from node.protocol.directory import load_directory
-from node.protocol.inbox import Context, handles
 from node.protocol.outbox import emit
+from node.protocol.registry import Context
 from node.runtime import NodeRuntime
-from sync import Directory, ErrorCode, Rejected, parse_ts, utcnow
+from sync import Directory, ErrorCode, Rejected, utcnow
 
 MAX_ROUNDS = 3
 EDITABLE = {"draft", "consultation", "expert_review"}
@@ -189,7 +189,7 @@ async def check_plan(*, session: AsyncSession, rt: NodeRuntime, plan_id: str) ->
 
 async def publish(*, session: AsyncSession, rt: NodeRuntime, plan_id: str, released_on: date,
                   actor: str, is_admin: bool, override_reason: str | None = None
-                  ) -> tuple[PlanVersion, set[str]]:
+                  ) -> PlanVersion:
     """Publish an approved plan: immutable version; release to the subtree as a framework;
     file with the parent. Blocked by compliance findings unless an admin overrides."""
     plan = await get_plan(session, plan_id)
@@ -209,14 +209,12 @@ async def publish(*, session: AsyncSession, rt: NodeRuntime, plan_id: str, relea
                      published_by=actor, findings=[f.as_dict() for f in findings],
                      override_reason=override_reason if findings else None)
     session.add(pv)
-    targets: set[str] = set()
     body = {"kind": plan.kind, "version": version, "title": plan.title,
             "released_on": released_on.isoformat(), "document": doc.dump()}
     # released to the whole subtree; stored even without children, for children enrolling later
-    env, t = await emit(session, rt, type="framework.release", recipient=rt.cfg.code,
-                        scope="subtree", body={"framework_id": plan.id, **body}, directory=d)
+    env = await emit(session, rt, type="framework.release", recipient=rt.cfg.code,
+                     scope="subtree", body={"framework_id": plan.id, **body}, directory=d)
     pv.release_envelope_id = env["id"]
-    targets |= t
     if d.parent is not None:
         returned = await session.scalar(
             select(SentFiling).where(SentFiling.plan_id == plan.id,
@@ -225,12 +223,11 @@ async def publish(*, session: AsyncSession, rt: NodeRuntime, plan_id: str, relea
         fbody: dict[str, Any] = {"plan_id": plan.id, **body}
         if returned is not None:
             fbody["refiling_of"] = returned.envelope_id
-        env, t = await emit(session, rt, type="plan.filing", recipient=d.parent, scope="node",
-                            body=fbody, directory=d)
+        env = await emit(session, rt, type="plan.filing", recipient=d.parent, scope="node",
+                         body=fbody, directory=d)
         pv.filing_envelope_id = env["id"]
         session.add(SentFiling(envelope_id=env["id"], plan_id=plan.id, version=version,
                                sent_at=utcnow()))
-        targets |= t
     plan.status = "published"
     plan.current_version = version
     plan.updated_at = utcnow()
@@ -238,7 +235,7 @@ async def publish(*, session: AsyncSession, rt: NodeRuntime, plan_id: str, relea
     if findings:
         note += f"; OVERRIDE of {len(findings)} finding(s): {override_reason}"
     await _event(session, plan, "publish", actor, note=note)
-    return pv, targets
+    return pv
 
 
 async def revise(*, session: AsyncSession, plan_id: str, actor: str) -> Plan:
@@ -271,7 +268,6 @@ async def _own_working_document(session: AsyncSession, code: str, kind: str
     return parse_document(plan.document) if plan is not None else None
 
 
-@handles("framework.release")
 async def on_framework(ctx: Context) -> dict[str, Any] | None:
     b = ctx.env["body"]
     doc = _doc_or_reject(b["document"])
@@ -284,12 +280,19 @@ async def on_framework(ctx: Context) -> dict[str, Any] | None:
     prev = await s.scalar(select(Framework).where(
         Framework.origin == origin, Framework.kind == kind, Framework.version < version)
         .order_by(Framework.version.desc()).limit(1))
+    newer = await s.scalar(select(func.count()).select_from(Framework).where(
+        Framework.origin == origin, Framework.kind == kind, Framework.version > version))
+    current = not newer  # versions never go backwards: a late older one is history only
+    if current:
+        await s.execute(update(Framework).where(Framework.origin == origin,
+                                                Framework.kind == kind).values(current=False))
     mine = await _own_working_document(s, ctx.directory.self_code, kind)
     node = await s.get(KnownNode, origin)
     name = node.name if node is not None else str(origin)
     breaks = (check(mine, [AncestorFramework(origin, name, version, doc)])
-              if mine is not None else [])
-    s.add(Framework(origin=origin, kind=kind, version=version, framework_id=b["framework_id"],
+              if mine is not None and current else [])
+    s.add(Framework(current=current, origin=origin, kind=kind, version=version,
+                    framework_id=b["framework_id"],
                     title=b["title"], released_on=date.fromisoformat(b["released_on"]),
                     document=doc.dump(), envelope_id=ctx.env["id"], received_at=utcnow(),
                     diff=diff(parse_document(prev.document) if prev else None, doc)
@@ -299,19 +302,21 @@ async def on_framework(ctx: Context) -> dict[str, Any] | None:
     return None
 
 
-@handles("plan.filing")
 async def on_filing(ctx: Context) -> dict[str, Any]:
     b = ctx.env["body"]
     doc = _doc_or_reject(b["document"])
     s, rt = ctx.session, ctx.rt
     received = rt.clock()
     released = date.fromisoformat(b["released_on"])
+    if released > received.astimezone(rt.cfg.zone).date():  # the due date hangs on it
+        raise Rejected(ErrorCode.schema_violation,
+                       f"released_on {released} is after the day this filing was received "
+                       f"({received.astimezone(rt.cfg.zone).date()}): a plan is filed after "
+                       "its release", "/body/released_on")
     due = plan_filing_due(released)
     refiling_of = b.get("refiling_of")
-    if refiling_of:  # the clock keeps running from the first filing of this plan
-        first = await s.get(Filing, refiling_of)
-        if first is not None:
-            due = first.due_on
+    due = await refiling_due(s, filer=ctx.env["origin"], refiling_of=refiling_of, due=due,
+                             plan_id=b["plan_id"])
     late = late_days(received, due, rt.cfg.zone)
     fws = await frameworks_in_force(s, ctx.directory, b["kind"], include_self=True)
     findings = check(doc, fws)
@@ -324,65 +329,6 @@ async def on_filing(ctx: Context) -> dict[str, Any]:
                     refiling_of=refiling_of, document=doc.dump(), decided_by="auto-check")
     s.add(filing)
     await s.flush()
-    await _answer(ctx.session, rt, ctx.directory, filing, ctx.targets)
+    filing.receipt_envelope_id = await answer_plan(ctx.session, rt, ctx.directory, filing)
     return {"outcome": outcome, "due_on": due.isoformat(), "late_days": late,
             "findings": len(findings)}
-
-
-async def _answer(session: AsyncSession, rt: NodeRuntime, d: Directory, filing: Filing,
-                  targets: set[str]) -> None:
-    from node.filings import answer
-
-    filing.receipt_envelope_id = await answer(
-        session, rt, d, filing_id=filing.id, filer=filing.filer, filing_type="plan.filing",
-        subject=f"{filing.plan_id} v{filing.version}", received_at=filing.received_at,
-        due_on=filing.due_on, outcome=filing.outcome, late_days=filing.late_days,
-        findings=filing.findings or [], reasons=filing.reasons, decided_by=filing.decided_by,
-        targets=targets)
-
-
-async def return_filing(*, session: AsyncSession, rt: NodeRuntime, filing_id: str,
-                        reasons: str, actor: str) -> set[str]:
-    """A reviewer sends an accepted filing back for correction, with reasons."""
-    filing = await session.get(Filing, filing_id)
-    if filing is None:
-        raise NotFound(f"no filing {filing_id}")
-    if filing.outcome == "returned":
-        raise Conflict(f"filing {filing_id} was already returned")
-    if not reasons.strip():
-        raise BadRequest("say why the filing is returned (reasons)")
-    newer = await session.scalar(select(func.count()).select_from(Filing).where(
-        Filing.refiling_of == filing_id))
-    if newer:
-        raise Conflict(f"filing {filing_id} was already superseded by a refiling")
-    filing.outcome, filing.reasons, filing.decided_by = "returned", reasons.strip(), actor
-    targets: set[str] = set()
-    d = await load_directory(session, rt.cfg.code)
-    await _answer(session, rt, d, filing, targets)
-    return targets
-
-
-@handles("filing.receipt")
-async def on_receipt(ctx: Context) -> None:
-    b = ctx.env["body"]
-    sent = await ctx.session.get(SentFiling, b["filing_id"])
-    if sent is not None:
-        sent.outcome = b["outcome"]
-        sent.receipt = b
-        sent.receipt_envelope_id = ctx.env["id"]
-    from node.reports.service import on_report_receipt
-
-    await on_report_receipt(ctx.session, b, ctx.env["id"])
-    return None
-
-
-@handles("ledger.entry")
-async def on_ledger(ctx: Context) -> None:
-    b = ctx.env["body"]
-    ctx.insert_later(LedgerEntry, {
-        "envelope_id": ctx.env["id"], "filing_id": b["filing_id"], "filing_type": b["filing_type"],
-        "subject": b.get("subject"), "filer": b["filer"], "receiver": b["receiver"],
-        "received_at": parse_ts(b["received_at"]),
-        "due_on": date.fromisoformat(b["due_on"]) if b.get("due_on") else None,
-        "outcome": b["outcome"], "late_days": b.get("late_days", 0)})
-    return None

@@ -9,12 +9,17 @@ Sheet 1 (指标), one row per indicator, headers in row 1 (Chinese or English):
 Required: 领域, 指标, 单位, 比较, 目标值. 指标编码 defaults to the indicator name; 方向 follows
 from the comparator (以下/< → lower is better, 以上/> → higher), and must be given for "=".
 An optional sheet 策略措施 has columns 领域 | 策略措施. Any bad cell stops the import with a
-message naming the row and column; nothing is imported.
+message naming the row and column; nothing is imported. So does a cell the database could
+not hold: an area name longer than 100 characters, a NUL character, a target that is not a
+finite number within ±10^15.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,13 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
-from node.plans.document import DocumentError, PlanDocument, parse_document
+from node.plans.document import (
+    DocumentError,
+    Kind,
+    PlanDocument,
+    from_framework_json,
+    parse_document,
+)
 
 COLUMNS = [  # key, Chinese header, English header, required
     ("area", "领域", "area", True),
@@ -49,6 +60,54 @@ _AGG = {"ratio": "ratio", "比率": "ratio", "sum": "sum", "求和": "sum", "mea
         "none": "none", "不汇总": "none"}
 _YES = {"是", "yes", "true", "1", "y", "约束性"}
 _NO = {"否", "no", "false", "0", "n", "预期性"}
+# what the database holds (node.models: plans.title, report_narratives.area) and what signed
+# JSON carries exactly (targets: finite, well inside ±2^53)
+TITLE_MAX = 300
+AREA_MAX = 100
+TARGET_MAX = 1e15
+
+
+def storable(doc: PlanDocument) -> PlanDocument:
+    """Refuse a document the node could validate but not store or sign: area names longer
+    than their column, NUL characters, non-finite or huge targets, an annual report due day
+    that is not a date in every year. DocumentError names the field."""
+    for n, a in enumerate(doc.areas):
+        if len(a.name) > AREA_MAX:
+            raise DocumentError(f"领域名称过长 area name has {len(a.name)} characters, at most "
+                                f"{AREA_MAX}", f"/areas/{n}/name")
+    for n, i in enumerate(doc.indicators):
+        if isinstance(i.target, float) and not math.isfinite(i.target) or \
+                abs(i.target) > TARGET_MAX:
+            raise DocumentError(f"目标值超出范围 target {i.target} is not a number within "
+                                f"±{TARGET_MAX:g}", f"/indicators/{n}/target")
+    m, _, d = doc.annual_report_due.partition("-")
+    try:
+        date(2023, int(m), int(d))  # not a leap year: the day must exist every year
+    except ValueError:
+        raise DocumentError(f"年报截止日无效 annual_report_due {doc.annual_report_due!r} is not a "
+                            "day of every year (MM-DD, e.g. 03-31)", "/annual_report_due"
+                            ) from None
+    where = _nul_in(doc.dump())
+    if where is not None:
+        raise DocumentError("含有空字符 contains a NUL character", where)
+    return doc
+
+
+def _nul_in(value: Any, ptr: str = "") -> str | None:
+    if isinstance(value, str):
+        return (ptr or "/") if "\x00" in value else None
+    if isinstance(value, dict):
+        value = {str(k): v for k, v in value.items()}
+        for k, v in value.items():
+            hit = _nul_in(v, f"{ptr}/{k}")
+            if hit is not None:
+                return hit
+    if isinstance(value, list):
+        for n, v in enumerate(value):
+            hit = _nul_in(v, f"{ptr}/{n}")
+            if hit is not None:
+                return hit
+    return None
 
 
 def _where(row: int, col: int, header: str) -> str:
@@ -98,8 +157,8 @@ def read_xlsx(source: Path | bytes) -> PlanDocument:
             if _text(values[0]) not in areas:
                 areas.append(_text(values[0]))
     try:
-        return parse_document({"areas": [{"name": a, "measures": measures.get(a, "")}
-                                         for a in areas], "indicators": indicators})
+        return storable(parse_document({"areas": [{"name": a, "measures": measures.get(a, "")}
+                                                  for a in areas], "indicators": indicators}))
     except DocumentError as e:
         m = re.match(r"/indicators/(\d+)", e.location)
         if m:
@@ -115,7 +174,10 @@ def _row(r: int, values: tuple[Any, ...], pos: dict[str, tuple[int, str]]) -> di
         if key not in pos:
             return "", ""
         i, h = pos[key]
-        return (_text(values[i]) if i < len(values) else ""), h
+        v = _text(values[i]) if i < len(values) else ""
+        if "\x00" in v:
+            raise DocumentError("含有空字符 the cell contains a NUL character", at(key))
+        return v, h
 
     def at(key: str) -> str:
         return _where(r, pos[key][0] + 1, pos[key][1])
@@ -127,6 +189,9 @@ def _row(r: int, values: tuple[Any, ...], pos: dict[str, tuple[int, str]]) -> di
         return v
 
     item: dict[str, Any] = {"area": need("area"), "name": need("name")}
+    if len(item["area"]) > AREA_MAX:
+        raise DocumentError(f"领域名称过长 area name has {len(item['area'])} characters, at "
+                            f"most {AREA_MAX}", at("area"))
     item["unit"], _ = cell("unit")
     goal, _ = cell("goal")
     item["goal"] = goal or None
@@ -143,6 +208,9 @@ def _row(r: int, values: tuple[Any, ...], pos: dict[str, tuple[int, str]]) -> di
         t = float(re.sub(r"[%‰\s]", "", tgt_raw))
     except ValueError:
         raise DocumentError(f"{tgt_raw!r} is not a number", at("target")) from None
+    if not math.isfinite(t) or abs(t) > TARGET_MAX:
+        raise DocumentError(f"目标值超出范围 {tgt_raw!r} is not a number within "
+                            f"±{TARGET_MAX:g}", at("target"))
     item["target"] = int(t) if t.is_integer() else t
     d_raw, _ = cell("direction")
     if d_raw:
@@ -196,3 +264,15 @@ def write_xlsx(doc: PlanDocument, title: str = "") -> bytes:
     out = BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def load_file(path: Path, kind: Kind) -> PlanDocument:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return read_xlsx(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise DocumentError(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise DocumentError("a plan file must hold a JSON object")
+    return from_framework_json(data, kind)

@@ -15,8 +15,8 @@ async def load_directory(session: AsyncSession, self_code: str) -> Directory:
         select(KnownNode.code, KnownNode.parent_code))).all())
     parents.setdefault(self_code, None)
     keys = {
-        (k.code, k.key_id): KeyInfo(k.public_key, k.valid_until)
-        for k in (await session.scalars(select(NodeKey))).all()
+        (k.code, k.key_id): KeyInfo(k.public_key, k.valid_until, frozenset(k.carry or ()))
+        for k in (await session.scalars(select(NodeKey).where(NodeKey.status == "active"))).all()
     }
     return Directory(self_code=self_code, parents=parents, keys=keys)
 
@@ -52,9 +52,11 @@ async def upsert_node(
     return node
 
 
-async def add_key(session: AsyncSession, *, code: str, key_id: str, public_key: str) -> None:
+async def add_key(session: AsyncSession, *, code: str, key_id: str, public_key: str,
+                  status: str = "active") -> None:
     if await session.get(NodeKey, (code, key_id)) is None:
-        session.add(NodeKey(code=code, key_id=key_id, public_key=public_key, added_at=utcnow()))
+        session.add(NodeKey(code=code, key_id=key_id, public_key=public_key, added_at=utcnow(),
+                            status=status))
         await session.flush()
 
 

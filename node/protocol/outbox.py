@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.db import order_lock
@@ -54,6 +54,34 @@ async def write(
         await session.execute(insert(OutboxRow), outbox)
 
 
+_KICK = "plansync_kick"
+
+
+def kick_after_commit(session: AsyncSession, rt: NodeRuntime, targets: set[str]) -> None:
+    """Remember the neighbours that got outbox rows in this transaction; the dispatcher is
+    kicked once, after the commit (never for a rolled-back transaction). Callers never carry
+    targets around: whoever queues through :func:`emit` or :func:`write` gets this for free."""
+    if not targets or rt.dispatcher is None:
+        return
+    info = session.sync_session.info
+    pending: set[str] | None = info.get(_KICK)
+    if pending is None:
+        pending = info[_KICK] = set()
+        dispatcher = rt.dispatcher
+
+        def fire(_: Any) -> None:
+            todo = info.pop(_KICK, None)
+            if todo:
+                dispatcher.kick(todo)
+
+        def drop(_: Any) -> None:
+            info.pop(_KICK, None)
+
+        event.listen(session.sync_session, "after_commit", fire)
+        event.listen(session.sync_session, "after_rollback", drop)
+    pending |= targets
+
+
 async def emit(
     session: AsyncSession,
     rt: NodeRuntime,
@@ -63,9 +91,9 @@ async def emit(
     scope: str,
     body: dict[str, Any],
     directory: Directory | None = None,
-) -> tuple[Envelope, set[str]]:
-    """Create, sign and queue an envelope from this node, in the caller's transaction.
-    Call ``rt.dispatcher.kick`` with the returned targets after the commit."""
+) -> Envelope:
+    """Create, sign and queue an envelope from this node, in the caller's transaction; its
+    neighbours are kicked after the commit."""
     from node.protocol.directory import load_directory
 
     d = directory or await load_directory(session, rt.cfg.code)
@@ -78,4 +106,20 @@ async def emit(
     await write(session, [envelope_row(env, local=route.local, content_hash=envelope_hash(env),
                                        receipt={"id": env["id"], "status": "sent"}, now=now)],
                 rows)
-    return env, {r["target_code"] for r in rows}
+    kick_after_commit(session, rt, {r["target_code"] for r in rows})
+    return env
+
+
+async def carry_hashes(session: AsyncSession, code: str) -> list[str]:
+    """Content hashes of what this node signed that a neighbour may still receive after a key
+    rotation: envelopes with an undelivered outbox row, and the framework releases re-sent to
+    every newly enrolled child. The rotation lists them; the retired key verifies nothing else
+    (docs/protocol.md, Key rotation)."""
+    from sqlalchemy import or_, select
+
+    pending = select(OutboxRow.envelope_id).where(OutboxRow.status == "pending")
+    rows = await session.scalars(
+        select(EnvelopeRecord.content_hash).where(
+            EnvelopeRecord.origin == code,
+            or_(EnvelopeRecord.type == "framework.release", EnvelopeRecord.id.in_(pending))))
+    return sorted(set(rows))

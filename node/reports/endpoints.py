@@ -1,39 +1,60 @@
-"""/api/v1 annual reports, aggregates, early warnings and the timeliness audit."""
+"""/api/v1 annual reports, aggregates, early warnings and the timeliness audit. What each
+endpoint takes and returns is in node.reports.schemas."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from node.api_schemas import ROLE_CHECKED, XLSX, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require
 from node.errors import BadRequest, NotFound
+from node.filings import service as filings
+from node.filings.schemas import Returned, ReturnIn
 from node.models import ReceivedReport, User
 from node.reports import exports, service
+from node.reports.schemas import (
+    KIND,
+    Compiled,
+    FigureRead,
+    Format,
+    NarrativeSaved,
+    ReceivedReportRead,
+    ReportFiled,
+    ReportRead,
+    Saved,
+    TextIn,
+    Timeliness,
+    ValueIn,
+    ValueRead,
+    WarningRead,
+)
+from node.reports.service import FIRST_YEAR, LAST_YEAR
 from node.runtime import NodeRuntime
-from sync import format_ts
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REPORT = {**ROLE_CHECKED, **errors(404)}  # a report that may not exist yet
+REPORT_CHANGE = {**REPORT, **errors(409)}  # ... changed (it may be filed already)
+PLANNED = REPORT_CHANGE  # needs this office's plan of the kind (409 without one)
+# years of the 2021–2030 plan period: reports, aggregates and the timeliness audit
+Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR,
+                           description=f"a year of the plan period {FIRST_YEAR}–{LAST_YEAR}")]
+Kind = Annotated[str, Path(max_length=10, description="women | children",
+                           json_schema_extra=KIND)]
+FormatQuery = Annotated[Format, Query(description="json, or a file: csv (the first table) "
+                                     "or xlsx (every table)")]
 
 
-class ValueIn(BaseModel):
-    value: float | None = None
-    numerator: float | None = None
-    denominator: float | None = None
-
-
-class TextIn(BaseModel):
-    text: str
-
-
-class ReturnIn(BaseModel):
-    reasons: str
+def files(what: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer of an export: JSON (the response model), CSV or XLSX."""
+    return {200: {"description": f"{what} as JSON, CSV or XLSX (by format)", "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def render(fmt: str, name: str, payload: Any, sheets: list[tuple[str, Any, Any]]) -> Response:
@@ -52,125 +73,167 @@ def render(fmt: str, name: str, payload: Any, sheets: list[tuple[str, Any, Any]]
     raise BadRequest("format must be json, csv or xlsx")
 
 
-@router.put("/reports/{kind}/{year}/values/{code}")
-async def put_value(kind: str, year: int, code: str, req: ValueIn,
+@router.put("/reports/{kind}/{year}/values/{code}", summary="填报指标值 Enter an indicator's value",
+            responses=REPORT_CHANGE)
+async def put_value(kind: Kind, year: Year, code: Annotated[str, Path(max_length=64)],
+                    req: ValueIn,
                     session: AsyncSession = SessionDep,
                     rt: NodeRuntime = Depends(get_rt),
-                    user: User = Depends(require(Perm.reports_enter))) -> dict[str, Any]:
+                    user: User = Depends(require(Perm.reports_enter))) -> ValueRead:
+    """A member unit (the indicator's lead or responsible unit) or the office enters an
+    indicator's value for the year, or its numerator and denominator."""
     row = await service.enter_value(session=session, code=rt.cfg.code, kind=kind, year=year,
                                     indicator=code, user=user, value=req.value,
                                     numerator=req.numerator, denominator=req.denominator)
-    return {"code": row.code, "value": row.value, "numerator": row.numerator,
-            "denominator": row.denominator}
+    return ValueRead(code=row.code, value=row.value, numerator=row.numerator,
+                     denominator=row.denominator)
 
 
-@router.put("/reports/{kind}/{year}/narratives/{area}")
-async def put_narrative(kind: str, year: int, area: str, req: TextIn,
+@router.put("/reports/{kind}/{year}/narratives/{area}",
+            summary="填报领域进展 Enter an area's narrative", responses=REPORT_CHANGE)
+async def put_narrative(kind: Kind, year: Year,
+                        area: Annotated[str, Path(max_length=100, description="an area of the "
+                                                  "plan, e.g. 妇女与健康")],
+                        req: TextIn,
                         session: AsyncSession = SessionDep,
                         rt: NodeRuntime = Depends(get_rt),
-                        user: User = Depends(require(Perm.reports_enter))) -> dict[str, str]:
+                        user: User = Depends(require(Perm.reports_enter))) -> NarrativeSaved:
+    """The year's progress in one area of the plan, as text."""
     await service.enter_narrative(session=session, code=rt.cfg.code, kind=kind, year=year,
                                   area=area, text=req.text, user=user)
-    return {"area": area}
+    return NarrativeSaved(area=area)
 
 
-@router.put("/reports/{kind}/{year}/next-year")
-async def put_next_year(kind: str, year: int, req: TextIn,
+@router.put("/reports/{kind}/{year}/next-year",
+            summary="下一年工作安排 Enter next year's work plan", responses=REPORT_CHANGE)
+async def put_next_year(kind: Kind, year: Year, req: TextIn,
                         session: AsyncSession = SessionDep,
                         rt: NodeRuntime = Depends(get_rt),
-                        user: User = Depends(require(Perm.plans_edit))) -> dict[str, str]:
+                        user: User = Depends(require(Perm.plans_edit))) -> Saved:
+    """Next year's work plan (下一年工作安排) of the report."""
     await service.set_next_year(session=session, code=rt.cfg.code, kind=kind, year=year,
                                 text=req.text, actor=user.name)
-    return {"status": "ok"}
+    return Saved(status="ok")
 
 
-@router.post("/reports/{kind}/{year}/compile")
-async def post_compile(kind: str, year: int, session: AsyncSession = SessionDep,
+@router.post("/reports/{kind}/{year}/compile", summary="汇总 Compile the report",
+             responses=REPORT_CHANGE)
+async def post_compile(kind: Kind, year: Year, session: AsyncSession = SessionDep,
                        rt: NodeRuntime = Depends(get_rt),
-                       user: User = Depends(require(Perm.plans_edit))) -> dict[str, Any]:
+                       user: User = Depends(require(Perm.plans_edit))) -> Compiled:
+    """Fill every indicator nobody entered with the aggregate of the children's reports."""
     rep, n = await service.compile_report(session=session, code=rt.cfg.code, kind=kind,
                                           year=year, actor=user.name)
-    return {"id": rep.id, "status": rep.status, "aggregated": n}
+    return Compiled(id=rep.id, status=rep.status, aggregated=n)
 
 
-@router.post("/reports/{kind}/{year}/file")
-async def post_file(kind: str, year: int, request: Request,
+@router.post("/reports/{kind}/{year}/file", summary="报送 File the report with the parent",
+             responses=REPORT_CHANGE)
+async def post_file(kind: Kind, year: Year,
                     session: AsyncSession = SessionDep,
                     rt: NodeRuntime = Depends(get_rt),
-                    user: User = Depends(require(Perm.plans_approve))) -> dict[str, Any]:
-    rep, targets = await service.file_report(session=session, rt=rt, kind=kind, year=year,
-                                             actor=user.name)
-    request.state.kick = targets
-    return {"id": rep.id, "status": rep.status, "envelope_id": rep.filed_envelope_id}
+                    user: User = Depends(require(Perm.plans_approve))) -> ReportFiled:
+    """File the report with the parent (and, for drill-down, every ancestor)."""
+    rep = await service.file_report(session=session, rt=rt, kind=kind, year=year,
+                                    actor=user.name)
+    return ReportFiled(id=rep.id, status=rep.status,
+                       envelope_id=rep.filed_envelope_id)
 
 
-@router.get("/reports/{kind}/{year}")
-async def get_report(kind: str, year: int, session: AsyncSession = SessionDep,
+@router.get("/reports/{kind}/{year}", summary="年度报告 This office's annual report",
+            responses=REPORT)
+async def get_report(kind: Kind, year: Year, session: AsyncSession = SessionDep,
                      rt: NodeRuntime = Depends(get_rt),
-                     _: User = Depends(require(Perm.read))) -> dict[str, Any]:
+                     _: User = Depends(require(Perm.read))) -> ReportRead:
+    """The report's values, narratives and next year's work plan, and its status."""
     rep = await service.get_report(session, rt.cfg.code, kind, year)
-    return {"status": rep.status, **await service.report_body(session, rep)}
+    return ReportRead.model_validate({"status": rep.status,
+                                      **await service.report_body(session, rep)})
 
 
-@router.get("/reports/received")
+@router.get("/reports/received", summary="收到的报告 Reports received from the subtree",
+            responses=ROLE_CHECKED)
 async def get_received(session: AsyncSession = SessionDep,
-                       _: User = Depends(require(Perm.read))) -> list[dict[str, Any]]:
+                       _: User = Depends(require(Perm.read))) -> list[ReceivedReportRead]:
+    """Annual reports filed by direct children (with due date, lateness and outcome) and
+    relayed from further down (kept for drill-down)."""
     rows = (await session.scalars(select(ReceivedReport).order_by(
         ReceivedReport.received_at))).all()
-    return [{"id": r.id, "filer": r.filer, "kind": r.kind, "year": r.year, "direct": r.direct,
-             "due_on": r.due_on.isoformat(), "received_at": format_ts(r.received_at),
-             "late_days": r.late_days, "outcome": r.outcome, "reasons": r.reasons}
-            for r in rows]
+    return [ReceivedReportRead.of(r) for r in rows]
 
 
-@router.post("/reports/received/{filing_id}/return")
-async def post_return(filing_id: str, req: ReturnIn, request: Request,
-                      session: AsyncSession = SessionDep,
-                      rt: NodeRuntime = Depends(get_rt),
-                      user: User = Depends(require(Perm.filings_review))) -> dict[str, str]:
-    request.state.kick = await service.return_report(session=session, rt=rt,
-                                                     filing_id=filing_id,
-                                                     reasons=req.reasons, actor=user.name)
-    return {"id": filing_id, "outcome": "returned"}
+@router.post("/reports/received/{filing_id}/return", summary="退回报告 Return a report",
+             responses={**ROLE_CHECKED, **errors(404, 409)})
+async def post_report_return(filing_id: str, req: ReturnIn,
+                             session: AsyncSession = SessionDep,
+                             rt: NodeRuntime = Depends(get_rt),
+                             user: User = Depends(require(Perm.filings_review))) -> Returned:
+    """Send a report filed directly here back to the child office, with reasons."""
+    await filings.return_filing(session=session, rt=rt, filing_id=filing_id,
+                                reasons=req.reasons, actor=user.name)
+    return Returned(id=filing_id, outcome="returned")
 
 
-@router.get("/aggregates/{kind}/{year}")
-async def get_aggregates(kind: str, year: int, under: str | None = None, format: str = "json",
+@router.get("/aggregates/{kind}/{year}", summary="汇总数据 Aggregates over the children",
+            response_model=list[FigureRead], responses={**files("the figures"), **PLANNED})
+async def get_aggregates(kind: Kind, year: Year,
+                         under: str | None = Query(default=None, max_length=6,
+                                                   description="drill down: a node of the "
+                                                   "subtree whose children to aggregate"),
+                         format: FormatQuery = "json",
                          session: AsyncSession = SessionDep,
                          rt: NodeRuntime = Depends(get_rt),
                          _: User = Depends(require(Perm.read))) -> Response:
+    """Each indicator of this office's plan aggregated over its children's reports of the
+    year (by the indicator's method), with coverage and each child's value."""
     figs = [f.as_dict() for f in await service.figures(session=session, code=rt.cfg.code,
                                                        kind=kind, year=year, under=under)]
     return render(format, f"aggregates-{kind}-{year}", figs,
                   [("汇总", figs, exports.FIGURE_COLUMNS)])
 
 
-@router.get("/warnings/{kind}")
-async def get_warnings(kind: str, format: str = "json",
+@router.get("/warnings/{kind}", summary="预警 Early warnings",
+            response_model=list[WarningRead], responses={**files("the warnings"), **PLANNED})
+async def get_warnings(kind: Kind, format: FormatQuery = "json",
                        session: AsyncSession = SessionDep,
                        rt: NodeRuntime = Depends(get_rt),
                        _: User = Depends(require(Perm.read))) -> Response:
+    """Indicators off target, projected to miss 2030, or volatile — for this office's own
+    series and every node of its subtree that reported."""
     ws = await service.early_warnings(session=session, code=rt.cfg.code, kind=kind,
                                       volatility=rt.settings.volatility_threshold)
     return render(format, f"warnings-{kind}", ws, [("预警", ws, exports.WARNING_COLUMNS)])
 
 
-@router.get("/audit/timeliness")
-async def get_timeliness(subtree: str | None = None, year: int | None = None,
-                         from_year: int = 2021, format: str = "json",
+@router.get("/audit/timeliness", summary="报送及时性督查 Timeliness audit",
+            response_model=Timeliness, responses={**files("the audit"), **REPORT},
+            tags=["audit"])
+async def get_timeliness(subtree: str | None = Query(default=None, max_length=6,
+                                                     description="a node of the subtree "
+                                                     "(default: this office's whole subtree)"),
+                         year: int | None = Query(default=None, ge=FIRST_YEAR, le=LAST_YEAR,
+                                                  description="only this report year"),
+                         from_year: int = Query(default=FIRST_YEAR, ge=FIRST_YEAR,
+                                                le=LAST_YEAR),
+                         format: FormatQuery = "json",
                          session: AsyncSession = SessionDep,
                          rt: NodeRuntime = Depends(get_rt),
                          _: User = Depends(require(Perm.audit_read))) -> Response:
-    from node.audit.timeliness import kinds_in_force, timeliness
+    """Every expected filing of the subtree (plans and annual reports), its due date, when
+    and by whom it was received, and its status; on-time and reporting rates by node and by
+    level."""
+    from node.audit.timeliness import expected_years, kinds_in_force, timeliness
 
     try:
         today = datetime.now(rt.cfg.zone).date()
         rep = await timeliness(session=session, self_code=rt.cfg.code, subtree=subtree,
                                year=year, today=today,
-                               report_years=range(from_year, today.year),
+                               report_years=expected_years(today, from_year),
                                kinds=await kinds_in_force(session, rt.cfg.code) or None)
     except KeyError:
         raise NotFound(f"{subtree} is not in this office's subtree") from None
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
     return render(format, "timeliness", rep,
                   [("报送明细", rep["rows"], exports.AUDIT_COLUMNS),
                    ("按单位", rep["by_node"], exports.RATE_COLUMNS),

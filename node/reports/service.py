@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
 from node.errors import BadRequest, Conflict, Forbidden, NotFound
+from node.filings.service import answer_report, refiling_due
 from node.models import (
     KnownNode,
     Plan,
@@ -25,8 +26,8 @@ from node.models import (
 from node.plans.dates import annual_report_due, late_days
 from node.plans.document import KINDS, PlanDocument, parse_document
 from node.protocol.directory import load_directory
-from node.protocol.inbox import Context, handles
 from node.protocol.outbox import emit
+from node.protocol.registry import Context
 from node.reports.aggregate import Figure, Reported, aggregate
 from node.runtime import NodeRuntime
 from sync import utcnow
@@ -236,7 +237,7 @@ async def report_body(session: AsyncSession, rep: Report) -> dict[str, Any]:
 
 
 async def file_report(*, session: AsyncSession, rt: NodeRuntime, kind: str, year: int,
-                      actor: str) -> tuple[Report, set[str]]:
+                      actor: str) -> Report:
     """File the report with the parent (and, for drill-down, every ancestor)."""
     code = rt.cfg.code
     rep = await get_report(session, code, kind, year)
@@ -250,15 +251,15 @@ async def file_report(*, session: AsyncSession, rt: NodeRuntime, kind: str, year
         raise Conflict("the report has no values yet: enter them or compile first")
     if rep.filed_envelope_id is not None:
         body["refiling_of"] = rep.filed_envelope_id
-    env, targets = await emit(session, rt, type="report.filing", recipient=code,
-                              scope="ancestors", body=body, directory=d)
+    env = await emit(session, rt, type="report.filing", recipient=code,
+                     scope="ancestors", body=body, directory=d)
     rep.filed_envelope_id = env["id"]
     rep.status = "filed"
     rep.updated_at = utcnow()
     await record(session=session, actor=actor, action="report.file", entity="report",
                  entity_id=rep.id, after={"envelope": env["id"],
                                           "refiling_of": body.get("refiling_of")})
-    return rep, targets
+    return rep
 
 
 async def report_due(session: AsyncSession, code: str, kind: str, year: int) -> date:
@@ -267,19 +268,14 @@ async def report_due(session: AsyncSession, code: str, kind: str, year: int) -> 
     return annual_report_due(year, doc.annual_report_due if doc else "03-31")
 
 
-@handles("report.filing")
 async def on_report(ctx: Context) -> dict[str, Any] | None:
-    from node.filings import answer
-
     b, s, rt, env = ctx.env["body"], ctx.session, ctx.rt, ctx.env
     direct = ctx.directory.parents.get(env["origin"]) == ctx.directory.self_code
     received = rt.clock()
     due = await report_due(s, ctx.directory.self_code if direct else
                            ctx.directory.parents.get(env["origin"]) or "", b["kind"], b["year"])
-    if b.get("refiling_of"):  # the clock keeps running from the first filing
-        first = await s.get(ReceivedReport, b["refiling_of"])
-        if first is not None:
-            due = first.due_on
+    due = await refiling_due(s, filer=env["origin"], refiling_of=b.get("refiling_of"), due=due,
+                             kind=b["kind"], year=b["year"])
     late = late_days(received, due, rt.cfg.zone)
     row = ReceivedReport(id=env["id"], filer=env["origin"], kind=b["kind"], year=b["year"],
                          direct=direct, received_at=received, due_on=due, late_days=late,
@@ -291,37 +287,13 @@ async def on_report(ctx: Context) -> dict[str, Any] | None:
     await s.flush()
     if not direct:
         return None
-    row.receipt_envelope_id = await answer(
-        s, rt, ctx.directory, filing_id=row.id, filer=row.filer, filing_type="report.filing",
-        subject=f"{row.kind} {row.year}", received_at=received, due_on=due, outcome="accepted",
-        late_days=late, findings=[], reasons=None, decided_by="auto", targets=ctx.targets)
+    row.receipt_envelope_id = await answer_report(s, rt, ctx.directory, row)
     return {"outcome": "accepted", "due_on": due.isoformat(), "late_days": late}
 
 
-async def return_report(*, session: AsyncSession, rt: NodeRuntime, filing_id: str,
-                        reasons: str, actor: str) -> set[str]:
-    from node.filings import answer
-
-    row = await session.get(ReceivedReport, filing_id)
-    if row is None or not row.direct:
-        raise NotFound(f"no report {filing_id} filed directly with this office")
-    if row.outcome == "returned":
-        raise Conflict(f"report {filing_id} was already returned")
-    if not reasons.strip():
-        raise BadRequest("say why the report is returned (reasons)")
-    row.outcome, row.reasons, row.decided_by = "returned", reasons.strip(), actor
-    targets: set[str] = set()
-    d = await load_directory(session, rt.cfg.code)
-    row.receipt_envelope_id = await answer(
-        session, rt, d, filing_id=row.id, filer=row.filer, filing_type="report.filing",
-        subject=f"{row.kind} {row.year}", received_at=row.received_at, due_on=row.due_on,
-        outcome="returned", late_days=row.late_days, findings=[], reasons=row.reasons,
-        decided_by=actor, targets=targets)
-    return targets
-
-
-async def on_report_receipt(session: AsyncSession, body: dict[str, Any], env_id: str) -> None:
+async def on_report_receipt(ctx: Context) -> None:
     """At the filer: a returned report becomes editable again (refiling keeps its link)."""
+    body, session = ctx.env["body"], ctx.session
     rep = await session.scalar(select(Report).where(Report.filed_envelope_id == body["filing_id"]))
     if rep is not None and body["outcome"] == "returned":
         rep.status = "returned"

@@ -1,0 +1,214 @@
+"""What the office API (/api/v1) takes and returns: the shared pieces of its OpenAPI document
+(wire types for times and dates, the documented error answers) and the models of node/api.py
+(sign-in, users, children, keys, audit). Each domain's models are in its ``schemas.py``.
+
+The web console is generated from the OpenAPI document (openapi-typescript), so every model
+says exactly what is on the wire: times are RFC 3339 strings (``sync.format_ts``), dates ISO
+strings, closed sets of values are enums."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from node.auth.service import NAME_MAX, PASSWORD_MAX, UNIT_MAX, Role
+from node.protocol.enrol import INVITE_NAME_MAX, MAX_TTL_HOURS
+
+REF = "#/components/schemas/"
+CODE_PATTERN = r"^[1-9][0-9]{5}$"  # a GB/T 2260 division code
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# ---- wire types -------------------------------------------------------------------------------
+
+Timestamp = Annotated[str, WithJsonSchema({
+    "type": "string", "format": "date-time",
+    "description": "RFC 3339, UTC, milliseconds, e.g. 2022-06-10T07:59:00.000Z"})]
+IsoDate = Annotated[str, WithJsonSchema({"type": "string", "format": "date",
+                                         "description": "ISO 8601 date, e.g. 2022-06-10"})]
+NodeCode = Annotated[str, WithJsonSchema({"type": "string", "pattern": CODE_PATTERN,
+                                          "description": "GB/T 2260 division code"})]
+
+
+NAMED = "x-plansync-component"
+
+
+def named(name: str) -> dict[str, Any]:
+    """For ``WithJsonSchema``: the value is described by the component ``name`` (node.app
+    adds it). A placeholder that :func:`resolve_named` turns into a ``$ref``: pydantic looks
+    up every ``$ref`` it meets among its own models."""
+    return {NAMED: name}
+
+
+def resolve_named(node: Any) -> Any:
+    """``node`` with every :func:`named` placeholder turned into a ``$ref``."""
+    if isinstance(node, dict):
+        out = {k: resolve_named(v) for k, v in node.items() if k != NAMED}
+        if NAMED in node:
+            out = {"$ref": REF + node[NAMED], **out}
+        return out
+    if isinstance(node, list):
+        return [resolve_named(v) for v in node]
+    return node
+
+
+def model_components(*models: type[BaseModel]) -> dict[str, Any]:
+    """JSON Schemas of models FastAPI does not see (bodies read by hand), as components."""
+    out: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF + "{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    resolved: dict[str, Any] = resolve_named(out)
+    return resolved
+
+
+def one_of(values: Any) -> dict[str, Any]:
+    """``json_schema_extra`` of a string the service checks itself (with its own message):
+    the document still lists the values it takes."""
+    return {"enum": [str(v) for v in values]}
+
+
+# ---- documented error answers (node.app puts the Error schema in the document) ----------------
+
+ERROR_TEXT = {
+    400: "请求无效 Invalid request (the message names the field)",
+    401: "未登录 Sign in first: no API token, or an unknown or revoked one",
+    403: "无权限 The role (or the presented token) does not allow this",
+    404: "不存在 Not found",
+    409: "冲突 The request collides with the current state",
+    413: "过大 The request is too large",
+    429: "尝试过多 Too many failed attempts; retry after Retry-After seconds",
+    503: "暂不可用 Unavailable for now; retry later",
+}
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": REF + "Error"}}}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: the error answers it may give, each the common Error shape
+    (``{"error": {"code", "message"}}``). 400 is added to every operation by node.app."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        resp: dict[str, Any] = {"description": ERROR_TEXT[code], "content": ERROR_CONTENT}
+        if code == 429:
+            resp["headers"] = {"Retry-After": {
+                "description": "seconds until the next attempt is taken",
+                "schema": {"type": "integer", "minimum": 1}}}
+        out[code] = resp
+    return out
+
+
+SIGNED_IN = errors(401)  # any signed-in user
+ROLE_CHECKED = errors(401, 403)  # a signed-in user whose role allows it
+
+
+# ---- sign-in and users --------------------------------------------------------------------------
+
+ROLES = [r.value for r in Role]
+
+
+class TokenRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    password: str = Field(max_length=PASSWORD_MAX)
+
+
+class TokenRead(BaseModel):
+    token: str = Field(description="API token: send it as 'Authorization: Bearer <token>'")
+
+
+class UserCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    role: str = Field(max_length=20, json_schema_extra=one_of(ROLES))
+    password: str | None = Field(default=None, max_length=PASSWORD_MAX)
+    unit: str | None = Field(default=None, max_length=UNIT_MAX,
+                             description="member unit (成员单位) for role member_unit, e.g. 卫健委")
+
+
+class UserRead(BaseModel):
+    id: int
+    name: str
+    role: Role
+
+
+class UserCreated(BaseModel):
+    user: UserRead
+    token: str = Field(description="the new user's first API token")
+
+
+# ---- children and keys ------------------------------------------------------------------------
+
+
+class InviteCreate(BaseModel):
+    code: str = Field(pattern=CODE_PATTERN, description="the child's GB/T 2260 code")
+    name: str = Field(min_length=1, max_length=INVITE_NAME_MAX)
+    ttl_hours: int = Field(default=72, ge=1, le=MAX_TTL_HOURS)
+    recovery: bool = Field(default=False, description="the child lost its key: let it enrol "
+                           "again with a new one (retires the old key here)")
+
+
+class InviteRead(BaseModel):
+    code: NodeCode
+    token: str = Field(description="one-time enrolment token; give it to the child office")
+
+
+class ChildRead(BaseModel):
+    code: NodeCode
+    name: str
+    level: Literal["province", "city", "county"]
+    base_url: str | None
+    enrolled_at: Timestamp | None
+    last_contact_at: Timestamp | None
+
+
+class KeyRotation(BaseModel):
+    previous_key_id: str
+    key_id: str
+
+
+class KeyTransparency(BaseModel):
+    """The last key-transparency verdict: per ancestor ``ok``, ``no answer``, ``bad
+    attestation``, ``does not hold this node's key`` or ``holds another key for this node
+    too``. Before the first check only ``status`` and ``ancestors`` (empty) are present."""
+
+    status: Literal["ok", "alarm", "not checked yet"]
+    ancestors: dict[str, str] = Field(description="ancestor code → verdict")
+    checked_at: Timestamp | None = None
+    key_id: str | None = Field(default=None, description="this node's key that was checked")
+    age_seconds: int | None = Field(default=None, description="seconds since the check "
+                                    "(GET only)")
+
+
+class KeyRecovery(BaseModel):
+    code: NodeCode
+    name: str | None
+    parent: str | None
+    key_id: str
+    announced_at: Timestamp
+
+
+class KeyRecoveryConfirmed(BaseModel):
+    code: NodeCode
+    key_id: str
+    status: Literal["active"]
+
+
+class AuditVerification(BaseModel):
+    ok: bool
+    rows: int = Field(description="audit entries checked")
+    head: str = Field(description="hash of the newest entry")
+    problems: list[str]
+
+
+# ---- /healthz, /readyz --------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: dict[str, str] = Field(description="database (and redis when configured): ok, or "
+                                   "what is wrong")
+    alarms: dict[str, KeyTransparency | None] = Field(
+        description="key_transparency: the last check (null before the first)")
