@@ -5,39 +5,70 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, Path, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.api_schemas import (
     CODE_PATTERN,
     ROLE_CHECKED,
     SIGNED_IN,
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenRead,
+    AuditEntryRead,
+    AuditPage,
     AuditVerification,
     ChildRead,
+    Done,
     InviteCreate,
     InviteRead,
     KeyRecovery,
     KeyRecoveryConfirmed,
     KeyRotation,
     KeyTransparency,
+    LoginRequest,
+    Me,
+    NodeInfo,
+    SessionRead,
+    TodoRead,
     TokenRead,
     TokenRequest,
     UserCreate,
     UserCreated,
     UserRead,
+    UserUpdate,
     errors,
 )
 from node.audit.verify import verify_chain
 from node.auth.limits import login_limited
-from node.auth.service import Perm, create_user, issue_token
-from node.deps import SessionDep, UserDep, client_address, get_rt, require, require_unbound
-from node.models import KnownNode, User
+from node.auth.service import (
+    ROLE_PERMS,
+    Perm,
+    Role,
+    create_user,
+    end_session,
+    issue_token,
+    revoke_token,
+    update_user,
+)
+from node.deps import (
+    SESSION_COOKIE,
+    SessionDep,
+    UserDep,
+    client_address,
+    get_rt,
+    require,
+    require_unbound,
+    session_token,
+)
+from node.models import ApiToken, AuditEntry, KnownNode, User
 from node.protocol import keytrust
 from node.protocol.enrol import create_invite
 from node.protocol.keys import rotate_key
 from node.runtime import NodeRuntime
-from sync import format_ts
+from node.workbench import todo
+from sync import format_ts, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -52,10 +83,152 @@ async def post_token(req: TokenRequest, request: Request,
                                                client=client_address(request)))
 
 
+def _user_read(u: User) -> UserRead:
+    return UserRead(id=u.id, name=u.name, role=u.role, unit=u.unit, disabled=u.disabled)
+
+
+async def _node_info(session: AsyncSession, rt: NodeRuntime) -> NodeInfo:
+    me = await session.get(KnownNode, rt.cfg.code)
+    return NodeInfo(code=rt.cfg.code, name=rt.cfg.name, level=rt.cfg.level.value,
+                    parent=me.parent_code if me else None)
+
+
+@router.post("/auth/login", summary="登录控制台 Sign in to the console (session cookie)",
+             tags=["auth"], responses=errors(401, 429))
+async def post_login(req: LoginRequest, request: Request, response: Response,
+                     rt: NodeRuntime = Depends(get_rt)) -> SessionRead:
+    """Check name and password and start a console session: an HttpOnly, SameSite=Strict
+    cookie that lasts ``PLANSYNC_SESSION_HOURS`` (8 by default). Writes made with the cookie
+    must carry the header ``X-Plansync-Console: 1``. Same lockout as /auth/token."""
+    expires = utcnow() + timedelta(hours=rt.settings.session_hours)
+    token = await login_limited(rt, name=req.name, password=req.password,
+                                client=client_address(request), expires_at=expires)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/",
+                        max_age=int(rt.settings.session_hours * 3600))
+    async with rt.sessions() as session:
+        user = await session.scalar(select(User).where(User.name == req.name))
+        assert user is not None
+        return SessionRead(user=_user_read(user), node=await _node_info(session, rt),
+                           expires_at=format_ts(expires))
+
+
+@router.post("/auth/logout", summary="退出登录 End the console session",
+             tags=["auth"])
+async def post_logout(request: Request, response: Response,
+                      session: AsyncSession = SessionDep) -> Done:
+    """End the session of the cookie (if any) and clear the cookie. Always succeeds."""
+    token = session_token(request)
+    if token:
+        await end_session(session=session, token=token)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return Done()
+
+
 @router.get("/me", summary="当前用户 The signed-in user", tags=["auth"], responses=SIGNED_IN)
-async def get_me(user: User = UserDep) -> UserRead:
-    """The user the API token belongs to, with its role."""
-    return UserRead(id=user.id, name=user.name, role=user.role)
+async def get_me(user: User = UserDep, session: AsyncSession = SessionDep,
+                 rt: NodeRuntime = Depends(get_rt)) -> Me:
+    """The signed-in user (API token or console session), its role and what the role allows,
+    and this node."""
+    perms = sorted(p.value for p in ROLE_PERMS.get(Role(user.role), frozenset()))
+    return Me(**_user_read(user).model_dump(), permissions=perms,
+              node=await _node_info(session, rt))
+
+
+@router.get("/todo", summary="工作台 What is due or overdue here, soonest first",
+            tags=["workbench"], responses=SIGNED_IN)
+async def get_todo(user: User = UserDep, session: AsyncSession = SessionDep,
+                   rt: NodeRuntime = Depends(get_rt)) -> list[TodoRead]:
+    """Plan filings and annual reports due, returned filings (with the reasons), plans to
+    approve or comment on, frameworks from above that break our plan, member units' values
+    not yet entered, and children overdue — overdue first, then by days left. A member-unit
+    user sees the work of its unit."""
+    today = utcnow().astimezone(rt.cfg.zone).date()
+    items = await todo(session, user=user, self_code=rt.cfg.code, today=today)
+    return [TodoRead.model_validate(i.as_dict()) for i in items]
+
+
+@router.get("/users", summary="用户列表 Users of this node", tags=["auth"],
+            responses=ROLE_CHECKED)
+async def get_users(session: AsyncSession = SessionDep,
+                    _: User = Depends(require(Perm.users_manage))) -> list[UserRead]:
+    """Every local user with role, member unit and whether disabled."""
+    return [_user_read(u) for u in (await session.scalars(select(User).order_by(User.id))).all()]
+
+
+@router.patch("/users/{name}", summary="修改用户 Change a user's role, unit or status",
+              tags=["auth"], responses={**ROLE_CHECKED, **errors(404)})
+async def patch_user(req: UserUpdate, name: str = Path(max_length=100),
+                     session: AsyncSession = SessionDep,
+                     admin: User = Depends(require(Perm.users_manage))) -> UserRead:
+    """Change role, member unit or disabled; an admin cannot disable or demote themselves."""
+    user = await update_user(session=session, name=name, actor=admin, role=req.role,
+                             unit=req.unit, disabled=req.disabled)
+    return _user_read(user)
+
+
+@router.get("/tokens", summary="API 令牌 API tokens", tags=["auth"], responses=SIGNED_IN)
+async def get_tokens(user: User = UserDep, session: AsyncSession = SessionDep
+                     ) -> list[ApiTokenRead]:
+    """The signed-in user's API tokens and sessions (an admin sees everyone's); never the
+    token itself, only its label and dates."""
+    q = select(ApiToken, User.name).join(User, User.id == ApiToken.user_id)
+    if not allows_manage(user):
+        q = q.where(ApiToken.user_id == user.id)
+    rows = (await session.execute(q.order_by(ApiToken.id.desc()).limit(500))).all()
+    return [ApiTokenRead.model_validate({
+        "id": t.id, "user": n, "label": t.label, "kind": t.kind,
+        "created_at": format_ts(t.created_at),
+        "last_used_at": format_ts(t.last_used_at) if t.last_used_at else None,
+        "expires_at": format_ts(t.expires_at) if t.expires_at else None,
+        "revoked": t.revoked}) for t, n in rows]
+
+
+def allows_manage(user: User) -> bool:
+    return Perm.users_manage in ROLE_PERMS.get(Role(user.role), frozenset())
+
+
+@router.post("/tokens", status_code=201, summary="新建 API 令牌 Create an API token",
+             tags=["auth"], responses=SIGNED_IN)
+async def post_token_create(req: ApiTokenCreate, user: User = UserDep,
+                            session: AsyncSession = SessionDep) -> ApiTokenCreated:
+    """A new API token of the signed-in user, for scripts; shown once."""
+    token = await issue_token(session=session, user=user, label=req.label, actor=user.name)
+    row = await session.scalar(select(ApiToken).order_by(ApiToken.id.desc()).limit(1))
+    assert row is not None
+    return ApiTokenCreated(id=row.id, token=token)
+
+
+@router.delete("/tokens/{token_id}", summary="吊销令牌 Revoke an API token",
+               tags=["auth"], responses={**SIGNED_IN, **errors(404)})
+async def delete_token(token_id: int = Path(ge=1, le=2**53), user: User = UserDep,
+                       session: AsyncSession = SessionDep) -> Done:
+    """Revoke one of your tokens (an admin: anyone's)."""
+    await revoke_token(session=session, token_id=token_id, user=user)
+    return Done()
+
+
+@router.get("/audit/log", summary="审计日志 The audit log, newest first", tags=["audit"],
+            responses=ROLE_CHECKED)
+async def get_audit_log(q: str | None = Query(default=None, max_length=100,
+                                              description="text in actor, action or entity"),
+                        page: int = Query(default=1, ge=1, le=100_000),
+                        size: int = Query(default=50, ge=1, le=500),
+                        session: AsyncSession = SessionDep,
+                        _: User = Depends(require(Perm.audit_read))) -> AuditPage:
+    """Search the hash-chained audit log (who did what, when); server-side paging."""
+    cond = []
+    if q:
+        like = f"%{q}%"
+        cond.append(or_(AuditEntry.actor.like(like), AuditEntry.action.like(like),
+                        AuditEntry.entity.like(like), AuditEntry.entity_id.like(like)))
+    total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*cond)) or 0
+    rows = (await session.scalars(select(AuditEntry).where(*cond)
+                                  .order_by(AuditEntry.id.desc())
+                                  .offset((page - 1) * size).limit(size))).all()
+    return AuditPage(total=total, items=[AuditEntryRead(
+        id=r.id, at=format_ts(r.at), actor=r.actor, action=r.action, entity=r.entity,
+        entity_id=r.entity_id, before=r.before, after=r.after) for r in rows])
 
 
 @router.post("/users", status_code=201, summary="新建用户 Create a user", tags=["auth"],
@@ -67,8 +240,7 @@ async def post_user(req: UserCreate, session: AsyncSession = SessionDep,
     user = await create_user(session=session, name=req.name, role=req.role,
                              password=req.password, actor=admin.name, unit=req.unit)
     token = await issue_token(session=session, user=user, label="created", actor=admin.name)
-    return UserCreated(user=UserRead(id=user.id, name=user.name, role=user.role),
-                       token=token)
+    return UserCreated(user=_user_read(user), token=token)
 
 
 @router.post("/children/invites", status_code=201, tags=["children"],

@@ -128,6 +128,89 @@ class UserRead(BaseModel):
     id: int
     name: str
     role: Role
+    unit: str | None = Field(default=None, description="member unit (成员单位), if any")
+    disabled: bool = False
+
+
+class UserUpdate(BaseModel):
+    role: str | None = Field(default=None, max_length=20, json_schema_extra=one_of(ROLES))
+    unit: str | None = Field(default=None, max_length=UNIT_MAX)
+    disabled: bool | None = None
+
+
+class NodeInfo(BaseModel):
+    code: NodeCode
+    name: str
+    level: Literal["province", "city", "county"]
+    parent: NodeCode | None
+
+
+class Me(UserRead):
+    permissions: list[str] = Field(description="what this user's role allows")
+    node: NodeInfo
+
+
+class Done(BaseModel):
+    ok: Literal[True] = True
+
+
+class LoginRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    password: str = Field(max_length=PASSWORD_MAX)
+
+
+class SessionRead(BaseModel):
+    user: UserRead
+    node: NodeInfo
+    expires_at: Timestamp
+
+
+class ApiTokenRead(BaseModel):
+    id: int
+    user: str
+    label: str
+    kind: Literal["api", "session"]
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+    expires_at: Timestamp | None
+    revoked: bool
+
+
+class ApiTokenCreate(BaseModel):
+    label: str = Field(min_length=1, max_length=100)
+
+
+class ApiTokenCreated(BaseModel):
+    id: int
+    token: str = Field(description="shown once: send it as 'Authorization: Bearer <token>'")
+
+
+class AuditEntryRead(BaseModel):
+    id: int
+    at: Timestamp
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: Any = None
+    after: Any = None
+
+
+class AuditPage(BaseModel):
+    total: int
+    items: list[AuditEntryRead]
+
+
+class TodoRead(BaseModel):
+    kind: str = Field(description="plan_draft, plan_filing_due, plan_approve, filing_returned, "
+                      "report_due, values_missing, consultation, framework_breaks, "
+                      "child_overdue, child_returned, child_filing")
+    title: str
+    detail: str
+    due_on: IsoDate | None
+    days_left: int | None = Field(description="days until due; negative: overdue")
+    severity: Literal["overdue", "due", "info"]
+    link: str = Field(description="the console page where it is done")
 
 
 class UserCreated(BaseModel):

@@ -127,6 +127,7 @@ def create_app(
     # every route: no NUL characters in path or query, strict JSON API bodies (node.deps)
     app = FastAPI(title=f"plansync node {cfg.code} {cfg.name}", version=__version__,
                   lifespan=lifespan, dependencies=[Depends(clean_input)],
+                  docs_url=None, redoc_url=None,  # /docs is served by node.console
                   description="One office's node: the office API (/api/v1, API tokens) and "
                   "the node-to-node protocol (/sync/v1, signed envelopes; docs/protocol.md).",
                   # operation ids are the endpoint functions' names (unique; tests check)
@@ -251,4 +252,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(plans_router)
     app.include_router(reports_router)
+    from node import console
+
+    console.mount(app, settings)  # /docs and the web console; its catch-all comes last
     return app

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     enrol_max_failures: int = Field(default=10, ge=1)
     enrol_window_seconds: int = Field(default=900, ge=1)
     enrol_lockout_seconds: int = Field(default=3600, ge=1)
+    # the web console: how long a sign-in lasts, and where its built files are (default: the
+    # console/dist folder next to the node package, see docs/console.md)
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    console_dir: Path | None = None
 
 
 class NodeConfig(BaseModel):

@@ -30,16 +30,25 @@ class SchemaBehind(Exception):
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # SQLite has one writer: one pooled connection serialises this process's transactions,
-        # WAL + busy_timeout let other processes (the CLI next to `serve`) wait instead of fail.
+        # WAL + busy_timeout let other processes (the CLI and `worker` next to `serve`) wait
+        # instead of fail. Every transaction begins IMMEDIATE, so it holds the write lock from
+        # its first read: the driver's default would run the reads outside any transaction
+        # and begin only at the first write, when another process may already have written
+        # what was read as absent (one envelope taken in by `serve` and `worker` at once).
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # the driver leaves BEGIN to us
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

@@ -56,12 +56,38 @@ bearer = HTTPBearer(scheme_name="bearer", bearerFormat="API token", auto_error=F
 BearerDep = Security(bearer)
 
 
+SESSION_COOKIE = "plansync_session"
+# a cookie-signed-in request that changes something must carry this header: a page of another
+# site can make the browser send the cookie (were SameSite ever relaxed) but not this header
+CONSOLE_HEADER = "x-plansync-console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def session_token(request: Request) -> str | None:
+    """The console session's token, from its HttpOnly cookie."""
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
 async def _authenticate(request: Request, session: AsyncSession) -> User:
+    """The user of the request's Bearer API token (scripts) or, without one, of its console
+    session cookie (browsers; writes must carry the console's header: CSRF)."""
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("sign in first: send 'Authorization: Bearer <API token>' "
-                              "(plansync users token NAME, or POST /api/v1/auth/token)")
+        cookie = session_token(request)
+        if cookie is None:
+            raise Unauthenticated("请先登录 sign in first: send 'Authorization: Bearer <API "
+                                  "token>' (plansync users token NAME, or POST "
+                                  "/api/v1/auth/token), or sign in to the console")
+        if request.method not in SAFE_METHODS and request.headers.get(CONSOLE_HEADER) != "1":
+            raise Forbidden("请求缺少控制台标头 a change made with the console's session cookie "
+                            f"must carry the header '{CONSOLE_HEADER}: 1' (CSRF guard)",
+                            code="csrf")
+        user = await user_for_token(session=session, token=cookie)
+        if user is None:
+            raise Unauthenticated("登录已过期，请重新登录 the console session has expired or "
+                                  "was ended; sign in again", code="session_expired")
+        return user
     user = await user_for_token(session=session, token=token.strip())
     if user is None:
         raise Unauthenticated("API token is unknown or revoked; get a new one")

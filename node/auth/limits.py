@@ -139,9 +139,11 @@ async def unlock(*, session: AsyncSession, limit: Limit, subject: str, actor: st
     return active
 
 
-async def login_limited(rt: NodeRuntime, *, name: str, password: str, client: str) -> str:
-    """POST /api/v1/auth/token: refuse a locked user name, else check the password; a wrong
-    one counts as a failure (committed although the sign-in fails)."""
+async def login_limited(rt: NodeRuntime, *, name: str, password: str, client: str,
+                        expires_at: datetime | None = None) -> str:
+    """POST /api/v1/auth/token (and /auth/login, a console session until ``expires_at``):
+    refuse a locked user name, else check the password; a wrong one counts as a failure
+    (committed although the sign-in fails)."""
     from node.auth.service import login
 
     limit = login_limit(rt.settings)
@@ -151,7 +153,8 @@ async def login_limited(rt: NodeRuntime, *, name: str, password: str, client: st
     async with transaction(rt.sessions) as session:
         await check(session=session, limit=limit, subject=name, now=now, zone=rt.cfg.zone)
         try:
-            token = await login(session=session, name=name, password=password)
+            token = await login(session=session, name=name, password=password,
+                                  expires_at=expires_at)
         except Unauthenticated as e:
             failed = e
             locked_until = await note_failure(session=session, limit=limit, subject=name,

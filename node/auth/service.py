@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
-from node.errors import BadRequest, Conflict, Unauthenticated
+from node.errors import BadRequest, Conflict, NotFound, Unauthenticated
 from node.models import ApiToken, User
 from sync import utcnow
 
@@ -108,19 +109,80 @@ async def create_user(
     return user
 
 
-async def issue_token(*, session: AsyncSession, user: User, label: str, actor: str) -> str:
-    """Create an API token; only its hash is stored. Returns the token (shown once)."""
-    token = "pst_" + secrets.token_urlsafe(32)
+async def issue_token(*, session: AsyncSession, user: User, label: str, actor: str,
+                      expires_at: datetime | None = None) -> str:
+    """Create an API token; only its hash is stored. Returns the token (shown once). With
+    ``expires_at`` it is a console session (kind "session"), refused after that time."""
+    token = ("pss_" if expires_at else "pst_") + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=hash_token(token), label=label,
-                   created_at=utcnow())
+                   created_at=utcnow(), kind="session" if expires_at else "api",
+                   expires_at=expires_at)
     session.add(row)
     await session.flush()
-    await record(session=session, actor=actor, action="token.issue", entity="api_token",
-                 entity_id=str(row.id), after={"user": user.name, "label": label})
+    await record(session=session, actor=actor,
+                 action="session.start" if expires_at else "token.issue",
+                 entity="api_token", entity_id=str(row.id),
+                 after={"user": user.name, "label": label})
     return token
 
 
-async def login(*, session: AsyncSession, name: str, password: str) -> str:
+async def end_session(*, session: AsyncSession, token: str) -> None:
+    """Sign out: the session's token is revoked (an unknown one is already gone)."""
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked:
+        return
+    row.revoked = True
+    user = await session.get(User, row.user_id)
+    await record(session=session, actor=user.name if user else "?", action="session.end",
+                 entity="api_token", entity_id=str(row.id), after={"label": row.label})
+
+
+async def revoke_token(*, session: AsyncSession, token_id: int, user: User) -> None:
+    """Revoke one of ``user``'s tokens (an admin may revoke anyone's)."""
+    row = await session.get(ApiToken, token_id)
+    if row is None or (row.user_id != user.id and not allows(user.role, Perm.users_manage)):
+        raise NotFound(f"没有这个令牌 no API token {token_id} of yours")
+    if row.revoked:
+        return
+    row.revoked = True
+    await record(session=session, actor=user.name, action="token.revoke", entity="api_token",
+                 entity_id=str(row.id), after={"label": row.label})
+
+
+async def update_user(*, session: AsyncSession, name: str, actor: User, role: str | None,
+                      unit: str | None, disabled: bool | None) -> User:
+    """Change a user's role, member unit or whether it is disabled (admins only). An admin
+    cannot disable or demote themselves (the node would lose its last way in)."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"没有用户 {name!r} no user {name!r} on this node")
+    before = {"role": user.role, "unit": user.unit, "disabled": user.disabled}
+    if role is not None:
+        try:
+            user.role = Role(role).value
+        except ValueError:
+            raise BadRequest(f"unknown role {role!r}; choose one of "
+                             f"{', '.join(r.value for r in Role)}") from None
+    if unit is not None:
+        if len(unit) > UNIT_MAX:
+            raise BadRequest(f"成员单位名称过长 unit is {len(unit)} characters, at most {UNIT_MAX}")
+        user.unit = unit.strip() or None
+    if disabled is not None:
+        user.disabled = disabled
+    if user.id == actor.id and (user.disabled or user.role != Role.admin.value):
+        raise BadRequest("不能停用自己或取消自己的管理员角色 you cannot disable yourself or "
+                         "take away your own admin role")
+    if user.role == Role.member_unit.value and not user.unit:
+        raise BadRequest("成员单位用户需要填写单位 a member_unit user needs its unit (e.g. 卫健委)")
+    after = {"role": user.role, "unit": user.unit, "disabled": user.disabled}
+    if after != before:
+        await record(session=session, actor=actor.name, action="user.update", entity="user",
+                     entity_id=str(user.id), before=before, after=after)
+    return user
+
+
+async def login(*, session: AsyncSession, name: str, password: str,
+                expires_at: datetime | None = None) -> str:
     user = await session.scalar(select(User).where(User.name == name))
     if user is None or user.disabled or not user.password_hash:
         raise Unauthenticated("wrong user name or password")
@@ -128,7 +190,9 @@ async def login(*, session: AsyncSession, name: str, password: str) -> str:
         _hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, InvalidHashError):
         raise Unauthenticated("wrong user name or password") from None
-    return await issue_token(session=session, user=user, label="login", actor=name)
+    return await issue_token(session=session, user=user,
+                             label="console" if expires_at else "login", actor=name,
+                             expires_at=expires_at)
 
 
 async def user_for_token(*, session: AsyncSession, token: str) -> User | None:
@@ -136,6 +200,7 @@ async def user_for_token(*, session: AsyncSession, token: str) -> User | None:
         select(User).join(ApiToken, ApiToken.user_id == User.id).where(
             ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False),
             User.disabled.is_(False),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()),
         )
     )
     return row

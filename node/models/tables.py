@@ -29,6 +29,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "api" (scripts, no expiry) or "session" (the console's sign-in cookie, expires)
+    kind: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEntry(Base):

@@ -30,10 +30,13 @@ from tests.conftest import DbFactory
 from tests.paths import SAMPLE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-OPEN = {"POST /api/v1/auth/token"}  # the only office operation without a token
+# the office operations without a token: signing in, and signing out (which always succeeds)
+OPEN = {"POST /api/v1/auth/token", "POST /api/v1/auth/login", "POST /api/v1/auth/logout"}
 # query parameters: codes, numbers and formats only. Text a person types (names, titles,
 # comments, reasons) goes in a JSON body; add a name here only if it is not such text.
-QUERY_NAMES = {"format", "version", "under", "subtree", "year", "from_year", "after", "limit"}
+QUERY_NAMES = {"format", "version", "under", "subtree", "year", "from_year", "after", "limit",
+               "page", "size",
+               "q"}  # the audit log's search term: a user name, an action or an entity id
 
 
 @pytest.fixture(scope="module")

@@ -98,3 +98,28 @@ async def test_a_batch_is_retaken_a_bounded_number_of_times(node: Node) -> None:
     with pytest.raises(Unavailable):
         await ingest(node.rt, registry, many)
     assert await stored(node) == before
+
+
+async def test_one_envelope_at_two_processes_of_one_node_at_once(node: Node) -> None:
+    """`serve` (pushes) and `worker` (feed pulls) are two processes on one database: the same
+    envelope taken in by both at once is stored and applied once, the other answer is
+    `duplicate` (on SQLite, a transaction that reads first must not write on stale reads)."""
+    import asyncio
+
+    from node.config import Settings
+    from node.models import Framework
+    from node.runtime import NodeRuntime
+
+    other = NodeRuntime.open(node.rt.cfg, Settings(delivery_loop=False))
+    try:
+        for round_ in range(5):
+            env = dict(seal(signer=node.parent, origin="150000", type="framework.release",
+                            recipient="150000", scope="subtree",
+                            body={**example("framework.release"), "version": round_ + 1}))
+            a, b = await asyncio.gather(ingest(node.rt, node.registry, [env]),
+                                        ingest(other, node.registry, [env]))
+            assert sorted([a[0]["status"], b[0]["status"]]) == ["accepted", "duplicate"], (a, b)
+        async with node.rt.sessions() as s:
+            assert await s.scalar(select(func.count()).select_from(Framework)) == 5
+    finally:
+        await other.close()

@@ -1,0 +1,207 @@
+"""工作台: what is due or overdue for this office and this user, soonest first.
+
+Read-only; gathered from the domains' tables (plans, filings, reports, frameworks, the
+ledger of the children's filings). Each item links to the console page where it is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+from node.auth.service import Perm, Role, allows
+from node.models import (
+    Filing,
+    Framework,
+    KnownNode,
+    Plan,
+    PlanVersion,
+    ReceivedReport,
+    Report,
+    ReportValue,
+    SentFiling,
+    User,
+)
+from node.plans.dates import annual_report_due, plan_filing_due
+from node.plans.document import PlanDocument
+
+KIND_WORDS = {"women": "妇女", "children": "儿童"}
+RECENT = timedelta(days=30)
+
+
+@dataclass
+class TodoItem:
+    kind: str  # plan_draft | plan_filing_due | filing_returned | report_due | values_missing
+    #          | consultation | framework_breaks | child_overdue | child_filing
+    title: str
+    detail: str
+    due_on: str | None
+    days_left: int | None  # negative: overdue by that many days
+    severity: str  # overdue | due | info
+    link: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _item(kind: str, title: str, detail: str, link: str, due: date | None, today: date,
+          severity: str | None = None) -> TodoItem:
+    left = (due - today).days if due is not None else None
+    sev = severity or ("info" if left is None else "overdue" if left < 0 else "due")
+    return TodoItem(kind, title, detail, due.isoformat() if due else None, left, sev, link)
+
+
+def _safe_due(year: int, mm_dd: str) -> date:
+    try:
+        return annual_report_due(year, mm_dd)
+    except ValueError:  # e.g. "02-29" in a common year: the month's last day
+        return annual_report_due(year, "02-28") if mm_dd == "02-29" else date(year + 1, 3, 31)
+
+
+async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
+               ) -> list[TodoItem]:
+    items: list[TodoItem] = []
+    me = await session.get(KnownNode, self_code)
+    has_parent = bool(me and me.parent_code)
+    member = user.role == Role.member_unit.value
+    plans = {p.kind: p for p in (await session.scalars(select(Plan).where(
+        Plan.id.like(f"{self_code}-%")))).all()}
+    frameworks = (await session.scalars(select(Framework).where(
+        Framework.current.is_(True)))).all()
+
+    # frameworks from above: start a plan, or fix what a new version breaks
+    for fw in frameworks:
+        if fw.origin == self_code:
+            continue
+        k = KIND_WORDS.get(fw.kind, fw.kind)
+        if fw.kind not in plans and not member:
+            items.append(_item("plan_draft", f"编制{k}发展规划",
+                               f"上级已下发《{fw.title}》第 {fw.version} 版，"
+                               "可据此开始编制本级规划",
+                               "/plans", None, today))
+        if fw.breaks and fw.kind in plans and not member:
+            items.append(_item("framework_breaks", f"上级{k}框架变更影响本级规划",
+                               f"《{fw.title}》第 {fw.version} 版："
+                               f"{len(fw.breaks)} 项本级指标低于上级标准",
+                               f"/plans/{plans[fw.kind].id}", None, today, "due"))
+
+    for kind, plan in plans.items():
+        k = KIND_WORDS.get(kind, kind)
+        if plan.status == "consultation":
+            who = f"请{user.unit or '本单位'}提出意见" if member else "请成员单位提出意见"
+            items.append(_item("consultation",
+                               f"{k}规划征求意见（第 {plan.consultation_round} 轮）", who,
+                               f"/plans/{plan.id}", None, today))
+        if member:
+            continue
+        if plan.status in ("submitted",) and allows(user.role, Perm.plans_approve):
+            items.append(_item("plan_approve", f"{k}规划待审批", f"提交人：{plan.submitted_by}",
+                               f"/plans/{plan.id}", None, today, "due"))
+        if not has_parent or not plan.current_version:
+            continue
+        latest = await session.scalar(select(PlanVersion).where(
+            PlanVersion.plan_id == plan.id).order_by(PlanVersion.version.desc()).limit(1))
+        if latest is None:
+            continue
+        sent = await session.scalar(select(SentFiling).where(SentFiling.plan_id == plan.id)
+                                    .order_by(SentFiling.sent_at.desc()).limit(1))
+        if sent is None:
+            items.append(_item("plan_filing_due", f"报送{k}规划（第 {latest.version} 版）",
+                               "颁布后一个月内报上级备案", f"/plans/{plan.id}",
+                               plan_filing_due(latest.released_on), today))
+        elif sent.outcome == "returned":
+            r = sent.receipt or {}
+            due = r.get("due_on")
+            items.append(_item("filing_returned", f"{k}规划被上级退回",
+                               f"退回理由：{r.get('reasons') or '（未写明）'}。请修改后重新报送",
+                               f"/plans/{plan.id}", date.fromisoformat(due) if due else None,
+                               today, "overdue"))
+
+    # annual reports of this office: due, returned, and members' values still missing
+    kinds = await kinds_in_force(session, self_code)
+    for kind, mm_dd in kinds.items():
+        k = KIND_WORDS.get(kind, kind)
+        years = list(expected_years(today))[-2:]  # the last two report years
+        for year in years:
+            rep = await session.get(Report, f"{self_code}-{kind}-{year}")
+            if rep is not None and rep.status == "filed":
+                continue
+            due = _safe_due(year, mm_dd)
+            if has_parent and not member:
+                items.append(_item("report_due", f"{year} 年度{k}规划实施情况报告",
+                                   "汇总成员单位数据后报上级", f"/reports/{kind}/{year}",
+                                   due, today))
+            own = plans.get(kind)
+            if own is None:
+                continue
+            doc = PlanDocument.model_validate(own.document)
+            entered = {v.code for v in (await session.scalars(select(ReportValue).where(
+                ReportValue.report_id == f"{self_code}-{kind}-{year}"))).all()}
+            missing: dict[str, int] = {}
+            for ind in doc.indicators:
+                unit = ind.lead_unit or "本级妇儿工委办"
+                if ind.code not in entered and (not member or unit == user.unit):
+                    missing[unit] = missing.get(unit, 0) + 1
+            for unit, n in sorted(missing.items()):
+                items.append(_item("values_missing", f"{unit}：{year} 年 {n} 项{k}指标未填报",
+                                   "成员单位填报本单位牵头指标的数值",
+                                   f"/reports/{kind}/{year}", due, today))
+
+    # children: who is overdue, and what arrived recently
+    if not member and allows(user.role, Perm.read):
+        report_years = range(today.year - 1, today.year) if today.year - 1 >= 2021 else range(0)
+        try:
+            t = await timeliness(session=session, self_code=self_code, today=today,
+                                 report_years=report_years, kinds=kinds or None)
+        except (KeyError, ValueError):
+            t = {"rows": []}
+        for row in t["rows"]:
+            if row["parent"] != self_code or row["status"] not in ("overdue", "returned"):
+                continue
+            what = _filing_words(row["filing"])
+            if row["status"] == "overdue":
+                items.append(_item("child_overdue", f"{row['name']} {what}超期未报",
+                                   "请督促下级报送", "/filings/children",
+                                   date.fromisoformat(row["due_on"]), today, "overdue"))
+            else:
+                items.append(_item("child_returned", f"{row['name']} {what}已退回，待重报",
+                                   "等待下级修改后重新报送", "/filings/children", None, today))
+        since = _now_minus(RECENT)
+        names = {n.code: n.name for n in (await session.scalars(select(KnownNode))).all()}
+        for f in (await session.scalars(select(Filing).where(
+                Filing.received_at >= since, Filing.outcome == "accepted"))).all():
+            if f.findings:
+                kw = KIND_WORDS.get(f.kind, f.kind)
+                items.append(_item("child_filing", f"{names.get(f.filer, f.filer)} 报送的"
+                                   f"{kw}规划有 {len(f.findings)} 项审查意见",
+                                   "请审查后决定是否退回", "/filings/children", None, today, "due"))
+        for r in (await session.scalars(select(ReceivedReport).where(
+                ReceivedReport.received_at >= since, ReceivedReport.direct.is_(True),
+                ReceivedReport.outcome == "accepted"))).all():
+            items.append(_item("child_filing", f"{names.get(r.filer, r.filer)} 报送了 {r.year} 年度"
+                               f"{KIND_WORDS.get(r.kind, r.kind)}报告", "可查看或退回",
+                               "/filings/children", None, today))
+
+    order = {"overdue": 0, "due": 1, "info": 2}
+    items.sort(key=lambda i: (order.get(i.severity, 3),
+                              i.days_left if i.days_left is not None else 10**6, i.title))
+    return items
+
+
+def _filing_words(filing: str) -> str:
+    parts = filing.split(".")
+    k = KIND_WORDS.get(parts[1], parts[1]) if len(parts) > 1 else ""
+    if parts[0] == "plan":
+        return f"{k}规划备案"
+    return f"{parts[2]} 年度{k}报告" if len(parts) > 2 else f"{k}报告"
+
+
+def _now_minus(delta: timedelta) -> Any:
+    from sync import utcnow
+
+    return utcnow() - delta
