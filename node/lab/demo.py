@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from node.lab.harness import ProcessCluster
+from node.lab.harness import DEMO_PASSWORD, ProcessCluster
 
 PROVINCE, ORDOS, HOHHOT = "150000", "150600", "150100"
 KANGBASHI, DONGSHENG, XINCHENG, HUIMIN = "150603", "150602", "150102", "150103"
@@ -68,14 +68,31 @@ class Demo:
             raise RuntimeError(f"{code} {method} {path}: {r.status_code} {r.text[:300]}")
         return r.json() if "json" in r.headers.get("content-type", "") else r.content
 
+    def users_of(self, code: str) -> list[tuple[str, str, str | None]]:
+        """(name, role, member unit) of the demo users at ``code`` besides admin."""
+        users: list[tuple[str, str, str | None]] = [
+            ("editor", "editor", None), ("director", "reviewer", None),
+            ("wjw", "member_unit", "卫健委")]
+        if self.c.members[code].parent is None:
+            users.append(("auditor", "auditor", None))
+        return users
+
     async def users(self) -> None:
         for code in TREE:
             self.tokens[code] = {}
-            for user, role, unit in [("editor", "editor", None), ("director", "reviewer", None),
-                                     ("wjw", "member_unit", "卫健委")]:
+            for user, role, unit in self.users_of(code):
                 r = await self.as_(code, "admin", "POST", "/api/v1/users",
-                                   json={"name": user, "role": role, "unit": unit})
+                                   json={"name": user, "role": role, "unit": unit,
+                                         "password": DEMO_PASSWORD})
                 self.tokens[code][user] = r["token"]
+
+    def consoles(self) -> list[dict[str, Any]]:
+        """Each office's console address and demo sign-ins, one per role."""
+        return [{"code": code, "name": m.name, "url": m.url + "/",
+                 "users": [{"name": "admin", "password": DEMO_PASSWORD, "role": "admin"}]
+                 + [{"name": u, "password": DEMO_PASSWORD, "role": r}
+                    for u, r, _ in self.users_of(code)]}
+                for code, m in self.c.members.items()]
 
     async def draft_to_approved(self, code: str, document: dict[str, Any] | None,
                                 title: str, kind: str = "women", comment: bool = False) -> str:
@@ -235,7 +252,7 @@ class Demo:
                            "parent": m.parent} for m in self.c.members.values()],
                 "aggregate_2025": [a for a in agg if a["code"] == MMR],
                 "drilldown_2025_hohhot": [a for a in drill if a["code"] == MMR],
-                "warnings": warnings, "audit": audit,
+                "warnings": warnings, "audit": audit, "consoles": self.consoles(),
                 "seconds": round(time.monotonic() - self.t0, 1)}
 
     async def _has_framework(self, code: str, origin: str) -> bool:
@@ -277,6 +294,11 @@ def print_summary(s: dict[str, Any]) -> None:
               f"{r['on_time']:>2}  late {r['late']}  returned {r['returned']}  overdue "
               f"{r['overdue']}  on-time rate {rate(r['on_time_rate'])}  reporting rate "
               f"{rate(r['reporting_rate'])}")
+    print("\n控制台 consoles — open one in a browser (with --keep), sign in as:")
+    for n in s["consoles"]:
+        who = ", ".join(f"{u['name']} ({u['role']})" for u in n["users"])
+        print(f"  {n['code']} {n['name']:<7} {n['url']:<26} {who}")
+    print(f"  password of every demo user 演示密码: {s['consoles'][0]['users'][0]['password']}")
     print(f"\n完成 done in {s['seconds']} s.")
 
 
@@ -305,9 +327,10 @@ async def run_demo(*, keep: bool, as_json: bool, workdir: Path | None) -> dict[s
         return summary
     finally:
         if keep:
+            cluster.save()  # `plansync cluster status|down --dir` find it
             if not quiet:
-                print(f"\n--keep: the processes keep running (plansync cluster down --dir "
-                      f"{base})")
+                print(f"\n--keep: the processes keep running; stop them and remove their data "
+                      f"with: plansync cluster down --dir {base} --purge")
         else:
             cluster.stop_all()
             if workdir is None:

@@ -34,6 +34,11 @@ STATE = "cluster.json"
 _handed_out: set[int] = set()
 
 
+# every user the lab makes signs in to the console with this password (lab clusters only: a
+# real node's users get theirs from `plansync users add`)
+DEMO_PASSWORD = "plansync-demo"
+
+
 def free_port() -> int:
     """A free loopback port, never one this process handed out before: the kernel may give
     a just-released port again, and two nodes told the same port would collide."""
@@ -134,8 +139,8 @@ class ProcessCluster:
         engine = create_engine(cfg.database_url)
         try:
             async with transaction(session_factory(engine)) as s:
-                user = await create_user(session=s, name="admin", role="admin", password=None,
-                                         actor="cluster")
+                user = await create_user(session=s, name="admin", role="admin",
+                                         password=DEMO_PASSWORD, actor="cluster")
                 m.token = await issue_token(session=s, user=user, label="cluster",
                                             actor="cluster")
         finally:

@@ -28,12 +28,38 @@ def test_demo_runs_the_scenario_on_real_processes_and_stops() -> None:
     (drill,) = s["drilldown_2025_hohhot"]
     assert drill["children"]["150103"] is None and drill["coverage"] == "1/2"
     assert any(w["scope"] == "150102" and w["kind"] == "off_target" for w in s["warnings"])
+    consoles = {n["code"]: n for n in s["consoles"]}
+    assert list(consoles) == [n["code"] for n in s["nodes"]]
+    assert {u["role"] for u in consoles["150000"]["users"]} == {
+        "admin", "editor", "reviewer", "member_unit", "auditor"}
+    assert consoles["150602"]["url"] == next(n["url"] for n in s["nodes"]
+                                             if n["code"] == "150602") + "/"
     for n in s["nodes"]:  # processes were stopped
         try:
             httpx.get(n["url"] + "/healthz", timeout=0.5)
         except httpx.HTTPError:
             continue
         raise AssertionError(f"{n['code']} still running after the demo")
+
+
+def test_demo_keep_leaves_consoles_to_sign_in_to(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base = tmp_path / "d"
+    s = json.loads(run_cli("demo", "--json", "--keep", "--workdir", str(base),
+                           timeout=400).stdout)
+    try:
+        county = next(n for n in s["consoles"] if n["code"] == "150602")
+        director = next(u for u in county["users"] if u["role"] == "reviewer")
+        with httpx.Client(base_url=county["url"], timeout=10) as cl:
+            r = cl.post("/api/v1/auth/login", json={"name": director["name"],
+                                                    "password": director["password"]})
+            assert r.status_code == 200 and r.json()["node"]["code"] == "150602"
+            me = cl.get("/api/v1/me").json()  # the session cookie signs the browser in
+            assert me["role"] == "reviewer" and "plans.approve" in me["permissions"]
+            assert cl.get("/").status_code == 200
+        assert run_cli("cluster", "status", "--dir", str(base)).stdout.count(" ready") == 7
+    finally:
+        run_cli("cluster", "down", "--dir", str(base), "--purge")
+    assert not base.exists()
 
 
 def test_cluster_up_status_down(tmp_path) -> None:  # type: ignore[no-untyped-def]
