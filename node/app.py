@@ -243,6 +243,7 @@ def create_app(
                                  media_type="text/plain; version=0.0.4")
 
     from node.api import router as api_router
+    from node.oversight.endpoints import router as oversight_router
     from node.plans.endpoints import router as plans_router
     from node.protocol.endpoints import router as sync_router
     from node.reports.endpoints import router as reports_router
@@ -252,6 +253,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(plans_router)
     app.include_router(reports_router)
+    app.include_router(oversight_router)
     from node import console
 
     console.mount(app, settings)  # /docs and the web console; its catch-all comes last

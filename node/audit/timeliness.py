@@ -19,7 +19,7 @@ are refused): by default every year from 2021 up to last year, never beyond 2030
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -59,6 +59,10 @@ class Row:
     receiver: str | None
     status: str
     late_days: int | None
+    kind: str = ""  # women | children
+    year: int | None = None  # the report year; None for a plan filing
+    # every answer to this filing, oldest first: returned ones and their refilings
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,11 +135,16 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
             status, e = _status(entries, due, today)
             if e is not None and e.due_on is not None:
                 due = e.due_on
+            parts = filing.split(".")
+            history = [{"received_at": format_ts(x.received_at), "outcome": x.outcome,
+                        "late_days": x.late_days, "receiver": x.receiver}
+                       for x in sorted(entries, key=lambda x: x.envelope_id)]
             rows.append(Row(code, n.name, n.level, n.parent_code, filing,
                             due.isoformat() if due else None,
                             format_ts(e.received_at) if e else None,
                             e.receiver if e else None, status,
-                            e.late_days if e else None))
+                            e.late_days if e else None, parts[1],
+                            int(parts[2]) if len(parts) > 2 else None, history))
     return {"root": root, "generated_on": today.isoformat(), "rows": [r.as_dict() for r in rows],
             "by_node": _rates(rows, lambda r: r.code),
             "by_level": _rates(rows, lambda r: r.level)}

@@ -147,6 +147,17 @@ class TimelinessRow(BaseModel):
     receiver: str | None
     status: TimelinessStatus
     late_days: int | None
+    kind: Literal["women", "children"]
+    year: int | None = Field(description="the report year; null for a plan filing")
+    history: list[FilingAnswer] = Field(description="every answer, oldest first: returns "
+                                        "and the refilings that followed")
+
+
+class FilingAnswer(BaseModel):
+    received_at: Timestamp
+    outcome: Literal["accepted", "returned"]
+    late_days: int
+    receiver: str
 
 
 class TimelinessRate(BaseModel):

@@ -78,6 +78,9 @@ async def get_report(session: AsyncSession, code: str, kind: str, year: int,
     return rep
 
 
+require_doc = _require_doc  # this office's plan document of a kind (Conflict without one)
+
+
 def _editable(rep: Report) -> None:
     if rep.status == "filed":
         raise Conflict(f"report {rep.id} is filed; it can change only if the parent returns it")

@@ -1,0 +1,226 @@
+"""Oversight (督查/评估) read models for a city or province: the overview of its subtree, the
+timeliness audit as filtered, sorted pages, the status buckets of the indicators, and the
+health of the sync links to children and parent. Read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+from node.models import EnvelopeRecord, Framework, KnownNode, NodeKey, OutboxRow
+from node.plans.document import Indicator
+from node.reports.warnings import END_YEAR, meets, trend
+from sync import format_ts, utcnow
+
+# audit statuses, the most urgent first (the default order of the audit page)
+STATUS_ORDER = {"overdue": 0, "returned": 1, "late": 2, "pending": 3, "on_time": 4}
+LEVELS = ("province", "city", "county")
+SORTS = ("status", "due_on", "received_at", "late_days", "code", "name", "level", "filing")
+SILENT_AFTER = timedelta(days=30)  # an office not heard from for this long is listed
+
+
+def city_of(code: str, nodes: dict[str, KnownNode]) -> str | None:
+    """The city-level ancestor of ``code`` (itself if it is a city), else None."""
+    n = nodes.get(code)
+    while n is not None:
+        if n.level == "city":
+            return n.code
+        n = nodes.get(n.parent_code) if n.parent_code else None
+    return None
+
+
+async def audit_rows(session: AsyncSession, *, self_code: str, today: date,
+                     from_year: int, subtree: str | None = None) -> list[dict[str, Any]]:
+    """Every expected filing of the subtree with its city, days late, history (KeyError if
+    ``subtree`` is unknown, ValueError if ``from_year`` is outside the plan period)."""
+    rep = await timeliness(session=session, self_code=self_code, subtree=subtree, today=today,
+                           report_years=expected_years(today, from_year),
+                           kinds=await kinds_in_force(session, self_code) or None)
+    nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
+    rows: list[dict[str, Any]] = rep["rows"]
+    for r in rows:
+        r["city"] = city_of(r["code"], nodes)
+        if r["status"] == "overdue" and r["due_on"]:  # still not filed: the clock runs
+            r["late_days"] = (today - date.fromisoformat(r["due_on"])).days
+    return rows
+
+
+@dataclass
+class AuditQuery:
+    level: str | None = None
+    kind: str | None = None
+    year: int | None = None  # a report year; 0 = plan filings only
+    status: str | None = None
+    city: str | None = None
+    sort: str = "status"
+    desc: bool = False
+    page: int = 1
+    size: int = 50
+
+
+def select_rows(rows: list[dict[str, Any]], q: AuditQuery) -> tuple[int, list[dict[str, Any]]]:
+    """Filter, sort (the most urgent first by default) and cut one page: (total, page)."""
+    out = [r for r in rows
+           if (q.level is None or r["level"] == q.level)
+           and (q.kind is None or r["kind"] == q.kind)
+           and (q.year is None or (r["year"] is None if q.year == 0 else r["year"] == q.year))
+           and (q.status is None or r["status"] == q.status)
+           and (q.city is None or r["city"] == q.city)]
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        v = STATUS_ORDER.get(r["status"], 9) if q.sort == "status" else r.get(q.sort)
+        # rows without a value sort last either way; ties by due date, then office
+        return (v is None, v if v is not None else 0, r["due_on"] or "", r["code"], r["filing"])
+
+    out.sort(key=key, reverse=q.desc)
+    if q.desc:  # keep "no value" last when descending too
+        out = [r for r in out if r.get(q.sort) is not None or q.sort == "status"] + \
+              [r for r in out if r.get(q.sort) is None and q.sort != "status"]
+    start = (q.page - 1) * q.size
+    return len(out), out[start:start + q.size]
+
+
+def _counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    c = dict.fromkeys(STATUS_ORDER, 0)
+    for r in rows:
+        c[r["status"]] = c.get(r["status"], 0) + 1
+    return c
+
+
+async def overview(session: AsyncSession, *, self_code: str, today: date, year: int,
+                   open_warnings: int) -> dict[str, Any]:
+    """The cards and the subtree tree of the 概览 page for one report year."""
+    rows = await audit_rows(session, self_code=self_code, today=today,
+                            from_year=min(year, max(2021, today.year - 1)))
+    plans = [r for r in rows if r["year"] is None]
+    reports = [r for r in rows if r["year"] == year]
+    nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
+    members = sorted({r["code"] for r in rows})
+    now = utcnow()
+    silent = []
+    for c in members:
+        seen = nodes[c].last_contact_at
+        if seen is None or now - seen > SILENT_AFTER:
+            silent.append({"code": c, "name": nodes[c].name, "level": nodes[c].level,
+                           "last_contact_at": format_ts(seen) if seen else None})
+    by_level = []
+    for level in LEVELS:
+        for what, group in (("plan", plans), ("report", reports)):
+            g = [r for r in group if r["level"] == level]
+            if not g:
+                continue
+            due = [r for r in g if r["status"] != "pending"]
+            filed = [r for r in due if r["status"] in ("on_time", "late", "returned")]
+            on_time = [r for r in due if r["status"] == "on_time"]
+            by_level.append({"level": level, "what": what, "expected": len(g), "due": len(due),
+                             "filed": len(filed), "on_time": len(on_time),
+                             "reporting_rate": len(filed) / len(due) if due else None,
+                             "on_time_rate": len(on_time) / len(due) if due else None})
+    worst: dict[str, str] = {}
+    for r in plans + reports:
+        if STATUS_ORDER[r["status"]] < STATUS_ORDER.get(worst.get(r["code"], "on_time"), 9):
+            worst[r["code"]] = r["status"]
+    tree = [{"code": c, "name": nodes[c].name, "level": nodes[c].level,
+             "parent": nodes[c].parent_code, "status": worst.get(c, "on_time"),
+             "counts": _counts([r for r in plans + reports if r["code"] == c])}
+            for c in members]
+    return {"year": year, "generated_on": today.isoformat(),
+            "plans": _counts(plans), "reports": _counts(reports), "by_level": by_level,
+            "open_warnings": open_warnings, "silent": silent, "tree": tree}
+
+
+BUCKETS = ("already_met", "on_track", "at_risk", "off_target", "no_data")
+
+
+def bucket(ind: Indicator, series: list[tuple[int, float]]) -> str:
+    """The status an office reports for an indicator: 提前达标 already met (the latest value
+    meets the target), 预计可达标 on track (not yet, but the trend of two or more years meets
+    it by 2030), 达标困难 at risk (the trend moves toward the target but misses it by 2030),
+    未达标 off target (not met, and no trend toward it), 无数据 no data."""
+    pts = sorted(series)
+    if not pts:
+        return "no_data"
+    if meets(ind, pts[-1][1]):
+        return "already_met"
+    if len(pts) >= 2:
+        slope, icpt = trend(pts)
+        if meets(ind, slope * END_YEAR + icpt):
+            return "on_track"
+        better = slope < 0 if ind.direction == "lower_is_better" else slope > 0
+        if better:
+            return "at_risk"
+    return "off_target"
+
+
+async def sync_health(session: AsyncSession, *, self_code: str) -> dict[str, Any]:
+    """Per neighbour (parent and children): last contact, outbox depth, the oldest
+    undelivered envelope, dead letters with their errors, and the current framework version
+    each child has been sent (delivered) of each kind released here or relayed."""
+    neighbours = (await session.scalars(select(KnownNode).where(
+        KnownNode.relation.in_(("parent", "child"))).order_by(KnownNode.code))).all()
+    now = utcnow()
+    pending = {t: (n, oldest) for t, n, oldest in (await session.execute(
+        select(OutboxRow.target_code, func.count(), func.min(OutboxRow.created_at))
+        .where(OutboxRow.status == "pending").group_by(OutboxRow.target_code))).all()}
+    dead_rows = (await session.execute(
+        select(OutboxRow, EnvelopeRecord.type).join(
+            EnvelopeRecord, EnvelopeRecord.id == OutboxRow.envelope_id, isouter=True)
+        .where(OutboxRow.status == "dead").order_by(OutboxRow.seq))).all()
+    dead: dict[str, list[dict[str, Any]]] = {}
+    for row, etype in dead_rows:
+        dead.setdefault(row.target_code, []).append({
+            "seq": row.seq, "envelope_id": row.envelope_id, "type": etype,
+            "error": row.last_error, "attempts": row.attempts,
+            "created_at": format_ts(row.created_at)})
+    # the newest framework version of each kind whose release reached each child
+    fw = (await session.execute(
+        select(Framework.kind, Framework.version, Framework.origin, OutboxRow.target_code)
+        .join(OutboxRow, OutboxRow.envelope_id == Framework.envelope_id)
+        .where(OutboxRow.status == "delivered"))).all()
+    own_fw = (await session.execute(
+        select(Framework.kind, func.max(Framework.version)).where(
+            Framework.origin == self_code).group_by(Framework.kind))).all()
+    held: dict[str, dict[str, int]] = {}
+    for kind, version, _origin, target in fw:
+        cur = held.setdefault(target, {})
+        cur[kind] = max(cur.get(kind, 0), version)
+    keys = {k.code: k for k in (await session.scalars(select(NodeKey).where(
+        NodeKey.status == "active", NodeKey.valid_until.is_(None)))).all()}
+    out = []
+    for n in neighbours:
+        depth, oldest = pending.get(n.code, (0, None))
+        key = keys.get(n.code)
+        out.append({
+            "code": n.code, "name": n.name, "level": n.level, "relation": n.relation,
+            "base_url": n.base_url,
+            "last_contact_at": format_ts(n.last_contact_at) if n.last_contact_at else None,
+            "pending": depth,
+            "oldest_pending_at": format_ts(oldest) if oldest else None,
+            "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else None,
+            "dead": dead.get(n.code, []),
+            "key_id": key.key_id if key else None,
+            "frameworks": held.get(n.code, {}) if n.relation == "child" else {},
+        })
+    return {"neighbours": out,
+            "own_frameworks": {str(k): int(v) for k, v in own_fw}}
+
+
+async def retry_dead(session: AsyncSession, *, seq: int | None, target: str | None
+                     ) -> list[OutboxRow]:
+    """Put dead letters (one by ``seq``, or all of ``target``'s, or all) back in line: due
+    now, attempts from zero. Returns the rows; the caller kicks delivery after the commit."""
+    q = select(OutboxRow).where(OutboxRow.status == "dead")
+    if seq is not None:
+        q = q.where(OutboxRow.seq == seq)
+    if target is not None:
+        q = q.where(OutboxRow.target_code == target)
+    rows = list((await session.scalars(q)).all())
+    now = utcnow()
+    for r in rows:
+        r.status, r.attempts, r.next_attempt_at = "pending", 0, now
+    return rows
