@@ -243,6 +243,7 @@ def create_app(
                                  media_type="text/plain; version=0.0.4")
 
     from node.api import router as api_router
+    from node.filings.endpoints import router as filings_router
     from node.oversight.endpoints import router as oversight_router
     from node.plans.endpoints import router as plans_router
     from node.protocol.endpoints import router as sync_router
@@ -253,6 +254,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(plans_router)
     app.include_router(reports_router)
+    app.include_router(filings_router)  # after plans': /filings/sent is theirs
     app.include_router(oversight_router)
     from node import console
 

@@ -120,7 +120,7 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
             items.append(_item("filing_returned", f"{k}规划被上级退回",
                                f"退回理由：{r.get('reasons') or '（未写明）'}。请修改后重新报送",
                                f"/plans/{plan.id}", date.fromisoformat(due) if due else None,
-                               today, "overdue"))
+                               today, None if due else "due"))  # by the refiling due date
 
     # annual reports of this office: due, returned, and members' values still missing
     kinds = await kinds_in_force(session, self_code)

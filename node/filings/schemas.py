@@ -74,3 +74,24 @@ class SentFilingRead(BaseModel):
         return cls.model_validate({
             "id": s.envelope_id, "plan_id": s.plan_id, "version": s.version,
             "sent_at": format_ts(s.sent_at), "outcome": s.outcome, "receipt": s.receipt})
+
+
+class FilingDetail(FilingRead):
+    """A plan filed here by a child office, with the filed document itself."""
+
+    kind: Literal["women", "children"]
+    title: str
+    document: dict[str, Any] = Field(description="the filed plan document (as the filer "
+                                     "signed it)")
+
+
+class SentReportRead(BaseModel):
+    """An annual report this office filed with its parent, and the parent's answer."""
+
+    id: str = Field(description="the filing envelope's id")
+    kind: Literal["women", "children"]
+    year: int
+    status: Literal["filed", "returned"]
+    sent_at: Timestamp | None
+    outcome: Outcome | None = Field(description="null until the parent answers")
+    receipt: FilingReceipt | None

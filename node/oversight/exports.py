@@ -68,14 +68,14 @@ def audit_xlsx(rows: list[dict[str, Any]], *, title: str, zone: ZoneInfo,
         cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A3"
-    for n, r in enumerate(rows, start=1):
+    for n, r in enumerate(rows, start=1):  # data from row 3 (ws.max_row is O(cells))
+        row = n + 2
         due = date.fromisoformat(r["due_on"]) if r["due_on"] else None
         ws.append([n, r["code"], r["name"], LEVEL_WORDS.get(r["level"], r["level"]),
                    names.get(r.get("city") or "", ""), filing_words(r["filing"]), due,
                    _local(r["received_at"], zone), STATUS_WORDS.get(r["status"], r["status"]),
                    r["late_days"] or 0 if r["status"] in ("late", "overdue", "returned")
                    else None, _history(r, zone)])
-        row = ws.max_row
         ws.cell(row=row, column=7).number_format = "yyyy-mm-dd"
         ws.cell(row=row, column=8).number_format = "yyyy-mm-dd hh:mm"
     ws.append([])

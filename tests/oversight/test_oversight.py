@@ -168,3 +168,52 @@ async def test_sync_health_and_dead_letters_retried(tmp_path: Path,
             n = {x["code"]: x for x in h["neighbours"]}
             assert n["150603"]["dead"] == [] and n["150603"]["pending"] == 0
             assert n["150603"]["frameworks"] == version
+
+
+async def test_sent_reports_with_receipts_and_one_filed_plan(tmp_path: Path,
+                                                            db_factory: DbFactory) -> None:
+    """What the console's 报送 and 下级报送 pages open: our filed annual reports with the
+    parent's signed answers, and one child's filed plan with its document."""
+    from datetime import timedelta
+
+    from tests.audit.test_audit_seals import publish_plan
+
+    async with cluster(tmp_path, db_factory, TREE[:3]) as c:
+        await _scenario_reports_only(c)
+        county = await _token(c, "150603", "viewer")
+        async with c.client("150603", county) as cl:
+            sent = (await cl.get("/api/v1/reports/sent")).json()
+            assert [(s["kind"], s["year"], s["outcome"]) for s in sent] == [
+                ("children", 2025, "accepted"), ("women", 2025, "accepted")]
+            assert sent[0]["receipt"]["timeliness"] == "late"  # refiled after its return
+            assert sent[0]["receipt"]["late_days"] == 5
+        from sync import utcnow
+
+        c.rt("150600").clock = utcnow  # back to today (the reports were received in April)
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        await publish_plan(c, "150000", today - timedelta(days=20))
+        await publish_plan(c, "150600", today - timedelta(days=10))
+        await publish_plan(c, "150603", today - timedelta(days=2))
+        city = await _token(c, "150600", "viewer")
+        async with c.client("150600", city) as cl:
+            (f,) = (await cl.get("/api/v1/filings")).json()
+            one = (await cl.get(f"/api/v1/filings/{f['id']}")).json()
+            assert one["filer"] == "150603" and one["kind"] == "women"
+            assert one["document"]["indicators"] and one["outcome"] == "accepted"
+            missing = await cl.get("/api/v1/filings/00000000-0000-7000-8000-000000000000")
+            assert missing.status_code == 404
+
+
+async def _scenario_reports_only(c: Cluster) -> None:
+    await setup_plans(c)
+    await file(c, "150603", "women", 2025, {MMR: (2, 10_000)}, at(2026, 3, 31, 23, 59))
+    await file(c, "150603", "children", 2025, {"C-HEALTH-01": (3, 1_000)}, at(2026, 3, 20))
+    city = c.rt("150600")
+    async with transaction(city.sessions) as s:
+        first = await s.scalar(select(ReceivedReport).where(
+            ReceivedReport.filer == "150603", ReceivedReport.kind == "children"))
+        assert first is not None
+        await filings.return_filing(session=s, rt=city, filing_id=first.id,
+                                    reasons="分母口径有误", actor="reviewer")
+    await c.settle()
+    await file(c, "150603", "children", 2025, {"C-HEALTH-01": (6, 1_200)}, at(2026, 4, 5))
