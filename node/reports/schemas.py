@@ -59,7 +59,7 @@ class Saved(BaseModel):
     status: Literal["ok"]
 
 
-ReportStatus = Literal["draft", "compiled", "filed"]
+ReportStatus = Literal["draft", "compiled", "filed", "returned"]  # returned: sent back
 
 
 class Compiled(BaseModel):
