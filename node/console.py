@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Scope
 
 from node.config import Settings
@@ -67,8 +68,9 @@ def mount(app: FastAPI, settings: Settings) -> None:
             swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
     assets = dist / "assets"
-    if assets.is_dir():
-        app.mount("/assets", _ImmutableFiles(directory=assets), name="console-assets")
+    if assets.is_dir():  # compressed for the browsers that ask (county networks are slow)
+        app.mount("/assets", GZipMiddleware(_ImmutableFiles(directory=assets),
+                                            minimum_size=1024), name="console-assets")
 
     @app.get("/{path:path}", include_in_schema=False)
     async def console(path: str, request: Request) -> Response:

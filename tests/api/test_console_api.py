@@ -121,7 +121,7 @@ async def test_console_and_docs_are_served_by_the_node(tmp_path: Path,
     (dist / "assets").mkdir(parents=True)
     (dist / "index.html").write_text('<!doctype html><div id="app"></div>'
                                      '<script type="module" src="/assets/app-1.js"></script>')
-    (dist / "assets" / "app-1.js").write_text("console.log(1)")
+    (dist / "assets" / "app-1.js").write_text("console.log(1);\n" * 500)
     settings = Settings(delivery_loop=False, pull_interval_seconds=3600, console_dir=dist)
     async with cluster(tmp_path, db_factory, ONE, settings=settings) as c:
         async with c.client("150000") as cl:
@@ -129,8 +129,9 @@ async def test_console_and_docs_are_served_by_the_node(tmp_path: Path,
                 r = await cl.get(path)
                 assert r.status_code == 200 and '<div id="app">' in r.text, path
                 assert "default-src 'self'" in r.headers["content-security-policy"]
-            a = await cl.get("/assets/app-1.js")
+            a = await cl.get("/assets/app-1.js", headers={"accept-encoding": "gzip"})
             assert a.status_code == 200 and "immutable" in a.headers["cache-control"]
+            assert a.headers["content-encoding"] == "gzip" and a.text.count("console.log") == 500
             assert (await cl.get("/assets/missing.js")).status_code == 404
             api404 = await cl.get("/api/v1/no-such-thing")
             assert api404.status_code == 404 and api404.json()["error"]["code"]
