@@ -19,9 +19,10 @@ from node.models import KnownNode, User
 from node.oversight import service
 from node.oversight.exports import audit_xlsx
 from node.oversight.schemas import (
-    AuditPage,
+    FilingsPage,
     IndicatorBuckets,
     IndicatorSeries,
+    OfficeRead,
     Overview,
     Retried,
     RetryIn,
@@ -74,6 +75,7 @@ async def get_overview(year: int | None = Query(default=None, ge=FIRST_YEAR, le=
 
 
 @router.get("/filings", summary="督查审计 The subtree's filings, filtered and paged",
+            response_model=FilingsPage,
             responses={**ROLE_CHECKED, 200: {"description": "a page as JSON, or every "
                                              "matching row as XLSX (format=xlsx)",
                                              "content": {XLSX: {"schema": {
@@ -86,6 +88,8 @@ async def get_filings(
     status: Literal["on_time", "late", "returned", "overdue", "pending"] | None = Query(
         default=None),
     city: str | None = Query(default=None, pattern=r"^\d{6}$"),
+    office: str | None = Query(default=None, pattern=r"^\d{6}$",
+                               description="one office's filings only"),
     sort: Literal["status", "due_on", "received_at", "late_days", "code", "name", "level",
                   "filing"] = Query(default="status"),
     order: Literal["asc", "desc"] = Query(default="asc"),
@@ -109,6 +113,7 @@ async def get_filings(
     except ValueError as e:
         raise BadRequest(str(e)) from None
     q = service.AuditQuery(level=level, kind=kind, year=year, status=status, city=city,
+                           office=office,
                            sort=sort, desc=order == "desc", page=page,
                            size=size if format == "json" else 10**9)
     total, cut = service.select_rows(rows, q)
@@ -120,10 +125,21 @@ async def get_filings(
             "Content-Disposition": "attachment; filename=\"timeliness.xlsx\""})
     cities = sorted({r["city"] for r in rows if r["city"]})
     years = sorted({r["year"] for r in rows if r["year"] is not None})
-    page_ = AuditPage.model_validate({
+    page_ = FilingsPage.model_validate({
         "total": total, "page": page, "size": size, "rows": cut,
         "cities": [{"code": c, "name": nodes.get(c, c)} for c in cities], "years": years})
     return Response(page_.model_dump_json(), media_type="application/json")
+
+
+@router.get("/offices", summary="下级单位名录 The offices this node knows",
+            responses=ROLE_CHECKED)
+async def get_offices(session: AsyncSession = SessionDep,
+                      _: User = Depends(require(Perm.read))) -> list[OfficeRead]:
+    """Every office known here (this one, its parent, its subtree) with level and parent:
+    names for the pages, without computing anything."""
+    rows = (await session.scalars(select(KnownNode).order_by(KnownNode.code))).all()
+    return [OfficeRead(code=n.code, name=n.name, level=n.level, parent=n.parent_code,
+                       relation=n.relation) for n in rows]
 
 
 @router.get("/indicators/{kind}", summary="预警 Indicator status buckets and warnings",

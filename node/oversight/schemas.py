@@ -81,13 +81,21 @@ class Office(BaseModel):
     name: str
 
 
-class AuditPage(BaseModel):
+class FilingsPage(BaseModel):
     total: int
     page: int
     size: int
     rows: list[AuditRow]
     cities: list[Office] = Field(description="the cities of the subtree (for the filter)")
     years: list[int] = Field(description="the report years expected so far")
+
+
+class OfficeRead(BaseModel):
+    code: NodeCode
+    name: str
+    level: Level
+    parent: str | None
+    relation: str = Field(description="self, parent, child or descendant")
 
 
 class IndicatorStatus(BaseModel):

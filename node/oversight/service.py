@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.timeliness import expected_years, kinds_in_force, timeliness
-from node.models import EnvelopeRecord, Framework, KnownNode, NodeKey, OutboxRow
+from node.models import EnvelopeRecord, KnownNode, NodeKey, OutboxRow, PlanVersion
 from node.plans.document import Indicator
 from node.reports.warnings import END_YEAR, meets, trend
 from sync import format_ts, utcnow
@@ -57,6 +57,7 @@ class AuditQuery:
     year: int | None = None  # a report year; 0 = plan filings only
     status: str | None = None
     city: str | None = None
+    office: str | None = None
     sort: str = "status"
     desc: bool = False
     page: int = 1
@@ -70,7 +71,8 @@ def select_rows(rows: list[dict[str, Any]], q: AuditQuery) -> tuple[int, list[di
            and (q.kind is None or r["kind"] == q.kind)
            and (q.year is None or (r["year"] is None if q.year == 0 else r["year"] == q.year))
            and (q.status is None or r["status"] == q.status)
-           and (q.city is None or r["city"] == q.city)]
+           and (q.city is None or r["city"] == q.city)
+           and (q.office is None or r["code"] == q.office)]
 
     def key(r: dict[str, Any]) -> tuple[Any, ...]:
         v = STATUS_ORDER.get(r["status"], 9) if q.sort == "status" else r.get(q.sort)
@@ -160,7 +162,7 @@ def bucket(ind: Indicator, series: list[tuple[int, float]]) -> str:
 async def sync_health(session: AsyncSession, *, self_code: str) -> dict[str, Any]:
     """Per neighbour (parent and children): last contact, outbox depth, the oldest
     undelivered envelope, dead letters with their errors, and the current framework version
-    each child has been sent (delivered) of each kind released here or relayed."""
+    each child has been sent (delivered) of each kind of this office's own framework."""
     neighbours = (await session.scalars(select(KnownNode).where(
         KnownNode.relation.in_(("parent", "child"))).order_by(KnownNode.code))).all()
     now = utcnow()
@@ -177,18 +179,21 @@ async def sync_health(session: AsyncSession, *, self_code: str) -> dict[str, Any
             "seq": row.seq, "envelope_id": row.envelope_id, "type": etype,
             "error": row.last_error, "attempts": row.attempts,
             "created_at": format_ts(row.created_at)})
-    # the newest framework version of each kind whose release reached each child
-    fw = (await session.execute(
-        select(Framework.kind, Framework.version, Framework.origin, OutboxRow.target_code)
-        .join(OutboxRow, OutboxRow.envelope_id == Framework.envelope_id)
-        .where(OutboxRow.status == "delivered"))).all()
-    own_fw = (await session.execute(
-        select(Framework.kind, func.max(Framework.version)).where(
-            Framework.origin == self_code).group_by(Framework.kind))).all()
+    # the newest version of this office's own framework (its published plan, released down)
+    # of each kind that reached each child
+    own = (await session.execute(
+        select(PlanVersion.kind, PlanVersion.version, OutboxRow.target_code,
+               OutboxRow.status)
+        .join(OutboxRow, OutboxRow.envelope_id == PlanVersion.release_envelope_id,
+              isouter=True)
+        .where(PlanVersion.plan_id.like(f"{self_code}-%")))).all()
+    own_fw: dict[str, int] = {}
     held: dict[str, dict[str, int]] = {}
-    for kind, version, _origin, target in fw:
-        cur = held.setdefault(target, {})
-        cur[kind] = max(cur.get(kind, 0), version)
+    for kind, version, target, status in own:
+        own_fw[kind] = max(own_fw.get(kind, 0), version)
+        if target is not None and status == "delivered":
+            cur = held.setdefault(target, {})
+            cur[kind] = max(cur.get(kind, 0), version)
     keys = {k.code: k for k in (await session.scalars(select(NodeKey).where(
         NodeKey.status == "active", NodeKey.valid_until.is_(None)))).all()}
     out = []
@@ -207,7 +212,7 @@ async def sync_health(session: AsyncSession, *, self_code: str) -> dict[str, Any
             "frameworks": held.get(n.code, {}) if n.relation == "child" else {},
         })
     return {"neighbours": out,
-            "own_frameworks": {str(k): int(v) for k, v in own_fw}}
+            "own_frameworks": own_fw}
 
 
 async def retry_dead(session: AsyncSession, *, seq: int | None, target: str | None

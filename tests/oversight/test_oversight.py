@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
@@ -138,14 +137,16 @@ async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
 
 async def test_sync_health_and_dead_letters_retried(tmp_path: Path,
                                                    db_factory: DbFactory) -> None:
+    from datetime import timedelta
+
+    from tests.audit.test_audit_seals import publish_plan
+
     async with cluster(tmp_path, db_factory, TREE[:4]) as c:
         admin = await _token(c, "150600", "admin")
-        from tests.protocol_helpers import send
-
+        today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        await publish_plan(c, "150000", today - timedelta(days=20))
         c.transport.offline.add("n150603.test")
-        env: Any = await send(c, "150000", "framework.release", "150000", "subtree")
-        version = {env["body"]["kind"]: env["body"]["version"]}
-        await c.settle()
+        await publish_plan(c, "150600", today - timedelta(days=10))  # released to both
         city = c.rt("150600")
         async with transaction(city.sessions) as s:
             await s.execute(update(OutboxRow).where(OutboxRow.target_code == "150603")
@@ -155,19 +156,28 @@ async def test_sync_health_and_dead_letters_retried(tmp_path: Path,
             n = {x["code"]: x for x in h["neighbours"]}
             assert set(n) == {"150000", "150603", "150602"}
             assert n["150000"]["relation"] == "parent"
-            assert [d["envelope_id"] for d in n["150603"]["dead"]] == [env["id"]]
-            assert n["150603"]["dead"][0]["error"] == "unreachable: test"
-            assert n["150602"]["frameworks"] == version  # delivered there
+            assert h["own_frameworks"] == {"women": 1}
+            dead = n["150603"]["dead"]
+            assert dead and {d["error"] for d in dead} == {"unreachable: test"}
+            assert "framework.release" in {d["type"] for d in dead}
+            assert n["150602"]["frameworks"] == {"women": 1}  # delivered there
             assert n["150603"]["frameworks"] == {}
             assert "status" in h["key_transparency"]
             c.transport.offline.discard("n150603.test")
             r = await cl.post("/api/v1/oversight/sync/retry", json={"target": "150603"})
-            assert r.json() == {"retried": 1}
+            assert r.json() == {"retried": len(dead)}
             await c.settle()
             h = (await cl.get("/api/v1/oversight/sync")).json()
             n = {x["code"]: x for x in h["neighbours"]}
             assert n["150603"]["dead"] == [] and n["150603"]["pending"] == 0
-            assert n["150603"]["frameworks"] == version
+            assert n["150603"]["frameworks"] == {"women": 1}
+            names = {o["code"]: o["relation"] for o in
+                     (await cl.get("/api/v1/oversight/offices")).json()}
+            assert names == {"150000": "parent", "150600": "self", "150603": "child",
+                             "150602": "child"}
+            one = (await cl.get("/api/v1/oversight/filings",
+                                params={"office": "150602"})).json()
+            assert one["total"] and {r["code"] for r in one["rows"]} == {"150602"}
 
 
 async def test_sent_reports_with_receipts_and_one_filed_plan(tmp_path: Path,
