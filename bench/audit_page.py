@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -55,7 +55,7 @@ async def seed(app_rt: object) -> tuple[int, int]:
     divs = divisions()
     cities = [d for d in divs.values() if d.level == "city"]
     counties = [d for d in divs.values() if d.level == "county"]
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     nodes = [{"code": d.code, "name": d.name, "level": d.level,
               "parent_code": SELF if d.level == "city" else d.parent, "relation":
               "child" if d.level == "city" else "descendant", "base_url": None,
@@ -80,7 +80,7 @@ async def seed(app_rt: object) -> tuple[int, int]:
                     "kind": kind, "year": year, "subject": f"{d.code}-{kind}",
                     "filer": d.code, "receiver": receiver,
                     "received_at": datetime.combine(due + timedelta(days=late),
-                                                    datetime.min.time(), timezone.utc),
+                                                    datetime.min.time(), UTC),
                     "due_on": due, "outcome": outcome, "late_days": late})
     async with transaction(rt.sessions) as s:  # type: ignore[attr-defined]
         await s.execute(insert(KnownNode), nodes)
@@ -146,8 +146,9 @@ async def main(runs: int, pg: str | None) -> None:
             srt, _ = await timed("/api/v1/oversight/filings", sort="late_days", order="desc")
             xl, rx = await timed("/api/v1/oversight/filings", status="overdue", format="xlsx")
             ov, _ = await timed("/api/v1/oversight/overview", year=2025)
-    print(f"subtree: {n_nodes} offices ({sum(1 for d in divisions().values() if d.level == 'county')} "
-          f"counties), {n_ledger} ledger rows, {total} expected filings; "
+    counties = sum(1 for d in divisions().values() if d.level == "county")
+    print(f"subtree: {n_nodes} offices ({counties} counties), {n_ledger} ledger rows, "
+          f"{total} expected filings; "
           f"{'PostgreSQL' if pg else 'SQLite'}; median of {runs}")
     print(f"{'measure':<46}{'seconds':>9}{'x baseline':>12}")
     for name, v in [("baseline: load nodes + ledger through the ORM", base),

@@ -26,5 +26,14 @@ export default defineConfig({
     assetsDir: 'assets',
     target: 'es2020',
     chunkSizeWarningLimit: 800,
+    rollupOptions: {
+      output: {
+        // ECharts (+ zrender) in one chunk named for what it is, loaded only by
+        // the lazily loaded chart components
+        manualChunks(id) {
+          return /node_modules\/(echarts|zrender)\//.test(id) ? 'echarts' : undefined
+        },
+      },
+    },
   },
 })

@@ -54,7 +54,10 @@ class Settings(BaseSettings):
     max_batch: int = 500
     max_clock_skew_seconds: int = 300
     pull_interval_seconds: float = 30.0
-    volatility_threshold: float = 0.2  # early warning: year-on-year swing beyond ±20%
+    volatility_threshold: float = 0.2  # early warning: yearly swing beyond ±20%
+    # the drafting workflow: consultation rounds (征求意见) a plan needs before expert review
+    # (seed 000 asks for three; at most 3 are possible, node.plans.service.MAX_ROUNDS)
+    min_consultation_rounds: int = Field(default=1, ge=0, le=3)
     sweep_interval_seconds: float = 5.0
     # key transparency: how often to ask every ancestor which key it holds for this node
     # (0 = never; the first check runs key_check_delay_seconds after start)

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { makeI18n } from './i18n'
 import {
-  beijingDate, beijingTime, beijingToday, codeText, daysLeftText, formatNumber, formatPercent,
-  formatValue, lateText, prettyTarget, ratio, targetText, timelinessText, type Translate,
+  ageText, beijingDate, beijingTime, beijingToday, codeText, daysLeftText, filingText, formatNumber,
+  formatPercent, formatValue, lateText, prettyTarget, ratePercent, ratio, statusTag, targetText,
+  timelinessText, valueOrMissing, type Translate,
 } from './format'
 
 const zh = makeI18n('zh-CN').global.t as unknown as Translate
@@ -86,5 +87,43 @@ describe('numbers', () => {
     expect(ratio(3, 1000, '‰')).toBeCloseTo(3)
     expect(ratio(1, 0, '%')).toBeNull()
     expect(ratio(3, 40000, '/10万')).toBeCloseTo(7.5)
+  })
+})
+
+describe('oversight words', () => {
+  it('filings as words', () => {
+    expect(filingText(zh, 'report.women.2024')).toBe('2024年度妇女规划实施情况报告')
+    expect(filingText(zh, 'report.children.2021')).toBe('2021年度儿童规划实施情况报告')
+    expect(filingText(zh, 'plan.women')).toBe('妇女规划备案')
+    expect(filingText(en, 'plan.children')).toBe('Children plan filing')
+    expect(filingText(en, 'report.women.2024')).toBe('2024 annual report, Women plan')
+    expect(filingText(zh, 'something.else')).toBe('something.else')
+    expect(filingText(zh, null)).toBe('—')
+  })
+  it('status tags, the most urgent the darkest', () => {
+    expect(statusTag('overdue')).toEqual({ type: 'danger', effect: 'dark' })
+    expect(statusTag('returned').type).toBe('danger')
+    expect(statusTag('late').type).toBe('warning')
+    expect(statusTag('on_time').type).toBe('success')
+    expect(statusTag('pending').type).toBe('info')
+  })
+  it('rates never above 100%', () => {
+    expect(ratePercent(0.8534)).toBe('85.3%')
+    expect(ratePercent(1.2)).toBe('100%')
+    expect(ratePercent(null)).toBe('—')
+  })
+  it('ages', () => {
+    expect(ageText(zh, 30)).toBe('30 秒')
+    expect(ageText(zh, 600)).toBe('10 分钟')
+    expect(ageText(zh, 7200)).toBe('2 小时')
+    expect(ageText(zh, 86400 * 2 + 3600 * 5)).toBe('2 天 5 小时')
+    expect(ageText(zh, 86400 * 3)).toBe('3 天')
+    expect(ageText(en, 86400 + 3600)).toBe('1 d 1 h')
+    expect(ageText(zh, null)).toBe('—')
+  })
+  it('missing is 未报, never zero', () => {
+    expect(valueOrMissing(zh, null, '%')).toBe('未报')
+    expect(valueOrMissing(zh, 0, '%')).toBe('0%')
+    expect(valueOrMissing(en, undefined)).toBe('Not reported')
   })
 })

@@ -127,3 +127,56 @@ export function ratio(
   if (numerator === null || numerator === undefined || !denominator) return null
   return (numerator / denominator) * scaleOf(unit)
 }
+
+/** An audit filing code as words: `report.women.2024` → 2024年度妇女规划实施情况报告,
+ *  `plan.children` → 儿童规划备案; anything else as it is. */
+export function filingText(t: Translate, filing: string | null | undefined): string {
+  if (!filing) return DASH
+  const [what, kind, year] = filing.split('.')
+  if (what === 'plan' && kind && !year) return t('oversight.filingPlan', { kind: codeText(t, 'kind', kind) })
+  if (what === 'report' && kind && /^\d{4}$/.test(year ?? '')) {
+    return t('oversight.filingReport', { kind: codeText(t, 'kind', kind), year })
+  }
+  return filing
+}
+
+export type TagType = 'success' | 'warning' | 'info' | 'danger' | 'primary'
+
+/** How an audit status is tagged: the most urgent the darkest. */
+export function statusTag(status: string | null | undefined): { type: TagType; effect: 'dark' | 'light' | 'plain' } {
+  switch (status) {
+    case 'overdue': return { type: 'danger', effect: 'dark' }
+    case 'returned': return { type: 'danger', effect: 'light' }
+    case 'late': return { type: 'warning', effect: 'light' }
+    case 'on_time': return { type: 'success', effect: 'light' }
+    default: return { type: 'info', effect: 'plain' }
+  }
+}
+
+/** The colour an office of the tree is drawn in, by its most urgent status. */
+export const STATUS_COLOURS: Record<string, string> = {
+  overdue: '#d03050', returned: '#e07a2f', late: '#c9a100', pending: '#8a8f99', on_time: '#18a058',
+}
+
+/** A rate (0–1) as a percentage, never above 100% (the server promises it; the page holds it). */
+export function ratePercent(rate: number | null | undefined, digits = 1): string {
+  if (rate === null || rate === undefined || !Number.isFinite(rate)) return DASH
+  return formatPercent(Math.min(1, Math.max(0, rate)), digits)
+}
+
+/** An age in seconds as words: 45 秒 / 12 分钟 / 3 小时 / 2 天 5 小时. */
+export function ageText(t: Translate, seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return DASH
+  const s = Math.max(0, Math.floor(seconds))
+  if (s < 60) return t('oversight.ageSeconds', { n: s })
+  if (s < 3600) return t('oversight.ageMinutes', { n: Math.floor(s / 60) })
+  if (s < 86400) return t('oversight.ageHours', { n: Math.floor(s / 3600) })
+  const d = Math.floor(s / 86400)
+  const h = Math.floor((s % 86400) / 3600)
+  return h ? t('oversight.ageDaysHours', { d, h }) : t('oversight.ageDays', { n: d })
+}
+
+/** A value that may be missing: missing is 未报, never zero. */
+export function valueOrMissing(t: Translate, v: number | null | undefined, unit?: string | null): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? t('oversight.missing') : formatValue(v, unit)
+}

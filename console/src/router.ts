@@ -18,6 +18,12 @@ const routes: RouteRecordRaw[] = [
       { path: 'reports/:kind/:year', name: 'report', component: () => import('./pages/ReportPage.vue'), props: true },
       { path: 'children', name: 'children', component: () => import('./pages/ChildrenPage.vue') },
       { path: 'admin', name: 'admin', component: () => import('./pages/AdminPage.vue') },
+      // 督查评估 (a city or province): the subtree at a glance, audit, figures, warnings, sync
+      { path: 'overview', name: 'overview', component: () => import('./pages/OverviewPage.vue') },
+      { path: 'audit', name: 'audit', component: () => import('./pages/AuditPage.vue') },
+      { path: 'aggregates', name: 'aggregates', component: () => import('./pages/AggregatesPage.vue') },
+      { path: 'warnings', name: 'warnings', component: () => import('./pages/WarningsPage.vue') },
+      { path: 'sync', name: 'sync', component: () => import('./pages/SyncPage.vue') },
     ],
   },
   { path: '/:rest(.*)*', redirect: '/' },

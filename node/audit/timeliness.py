@@ -6,10 +6,16 @@ of a county is complete while the city in between is offline.
 Expected filings per node of the subtree:
 - each plan (women, children): due one month after that node's release. Until the filing
   arrives its release date is not known here, so it shows as ``pending`` with no due date.
-- each annual report (both kinds) for every year whose due date (default March 31 of the next
-  year) is known: ``pending`` before the due date, ``overdue`` after it.
+- each annual report (both kinds) whose due date falls on or after the day the node enrolled
+  (joined the tree: ``KnownNode.enrolled_at``) — an office that joined in 2026 owes no
+  report on 2021–2024; one it filed anyway is still shown.
+  Its due date is that of the framework the node reports under (:func:`due_day`): the due
+  date its receiver recorded in the ledger, else the due day of its own plan as filed here
+  (or its nearest ancestor's), else this node's own (default March 31 of the next year).
+  ``pending`` before the due date, ``overdue`` after it.
 Status: ``on_time``, ``late`` (N days), ``returned`` (newest answer was a return; the clock
-keeps running until an accepted refiling), ``overdue``, ``pending``.
+keeps running until an accepted refiling, so its days late are those so far), ``overdue``,
+``pending``.
 On-time rate = on time ÷ expected-and-due; reporting rate = received ÷ expected-and-due. Each
 expected filing is counted once, so no rate exceeds 100%.
 
@@ -19,6 +25,7 @@ are refused): by default every year from 2021 up to last year, never beyond 2030
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -75,6 +82,10 @@ def _key(e: LedgerEntry) -> str:
     return f"report.{e.kind}.{e.year}"
 
 
+def _joined(n: KnownNode) -> date | None:
+    return n.enrolled_at.date() if n.enrolled_at is not None else None
+
+
 def _status(
     entries: list[LedgerEntry], due: date | None, today: date
 ) -> tuple[str, LedgerEntry | None]:
@@ -122,19 +133,31 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
         by.setdefault((entry.filer, _key(entry)), []).append(entry)
     years = ([year] if year is not None else
              list(report_years if report_years is not None else expected_years(today)))
+    parents = {c: n.parent_code for c, n in nodes.items()}
+    filed = await _filed_due_days(session)
     rows: list[Row] = []
     for code in members:
         n = nodes[code]
+        joined = _joined(n)
         expected: list[tuple[str, date | None]] = []
         if year is None:
             expected += [(f"plan.{k}", None) for k in kinds]
-        expected += [(f"report.{k}.{y}", annual_report_due(y, mm_dd)) for y in years
-                     for k, mm_dd in kinds.items()]
+        for k, mm_dd in kinds.items():
+            day = due_day(code, k, self_code=self_code, parents=parents, filed=filed,
+                          ledger=ledger, own=mm_dd)
+            # what was really due: a report whose due date came after the office joined
+            # (or one it filed anyway) — never the years before it was in the tree
+            expected += [(f"report.{k}.{y}", annual_report_due(y, day)) for y in years
+                         if joined is None or annual_report_due(y, day) >= joined
+                         or (code, f"report.{k}.{y}") in by]
         for filing, due in expected:
             entries = by.get((code, filing), [])
             status, e = _status(entries, due, today)
             if e is not None and e.due_on is not None:
                 due = e.due_on
+            late = e.late_days if e else None
+            if status == "returned" and e is not None and due is not None:
+                late = max(e.late_days, (today - due).days, 0)  # the clock keeps running
             parts = filing.split(".")
             history = [{"received_at": format_ts(x.received_at), "outcome": x.outcome,
                         "late_days": x.late_days, "receiver": x.receiver}
@@ -143,11 +166,34 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                             due.isoformat() if due else None,
                             format_ts(e.received_at) if e else None,
                             e.receiver if e else None, status,
-                            e.late_days if e else None, parts[1],
+                            late, parts[1],
                             int(parts[2]) if len(parts) > 2 else None, history))
     return {"root": root, "generated_on": today.isoformat(), "rows": [r.as_dict() for r in rows],
             "by_node": _rates(rows, lambda r: r.code),
             "by_level": _rates(rows, lambda r: r.level)}
+
+
+async def _filed_due_days(session: AsyncSession) -> dict[tuple[str, str], str]:
+    from node.reports.service import filed_due_days
+
+    return await filed_due_days(session)
+
+
+def due_day(code: str, kind: str, *, self_code: str, parents: dict[str, str | None],
+            filed: dict[tuple[str, str], str], ledger: Sequence[LedgerEntry], own: str) -> str:
+    """The annual report due day (MM-DD) of ``code``'s reports of ``kind``, from what is known
+    here of the framework it reports under: the due date its receiver recorded for its
+    newest report in the ledger, else its own plan as filed here (or its nearest
+    ancestor's: node.reports.service.due_day_of), else ``own`` (this node's)."""
+    mine = [e for e in ledger if e.filer == code and e.kind == kind and e.due_on is not None
+            and e.filing_type == "report.filing"]
+    if mine:
+        newest = max(mine, key=lambda e: e.envelope_id)
+        assert newest.due_on is not None
+        return newest.due_on.strftime("%m-%d")
+    from node.reports.service import due_day_of
+
+    return due_day_of(code, kind, self_code=self_code, parents=parents, filed=filed, own=own)
 
 
 async def kinds_in_force(session: AsyncSession, code: str) -> dict[str, str]:

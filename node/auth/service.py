@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
-from node.errors import BadRequest, Conflict, NotFound, Unauthenticated
+from node.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 from node.models import ApiToken, User
 from sync import utcnow
 
@@ -204,3 +204,22 @@ async def user_for_token(*, session: AsyncSession, token: str) -> User | None:
         )
     )
     return row
+
+
+async def acting_user(*, session: AsyncSession, name: str | None, perm: Perm) -> User:
+    """The user a command acts as (the CLI's ``--as``): a real, enabled user of this office
+    whose role has ``perm`` — so who did each step is a real person with the right, and "the
+    submitter may not approve" cannot be dodged by typing another name."""
+    if not name:
+        raise BadRequest("请用 --as 指定本办用户 name the office user doing this with --as NAME "
+                         "(plansync users list)", code="actor_required")
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"没有用户 {name} no user {name!r} at this office (plansync users list)",
+                       code="no_such_user")
+    if user.disabled:
+        raise Forbidden(f"用户已停用 user {name} is disabled")
+    if not allows(user.role, perm):
+        raise Forbidden(f"用户 {name} 的角色 {user.role} 无此权限 role {user.role} may not do this "
+                        f"(needs {perm.value})")
+    return user

@@ -18,7 +18,8 @@ T = TypeVar("T")
 
 DataDir = typer.Option(None, "--data-dir", help="node data directory "
                        "(default: $PLANSYNC_DATA_DIR or ./plansync-data)")
-Actor = typer.Option("cli", "--as", help="the office user doing this (recorded in history)")
+Actor = typer.Option(None, "--as", help="the office user doing this: a real, enabled user "
+                     "whose role may do it (recorded in history)")
 Fmt = typer.Option("table", "--format", help="table | csv | xlsx | json")
 Out = typer.Option(None, "--out", help="write to this file")
 
@@ -69,6 +70,14 @@ def tx(data_dir: Path | None, fn: Callable[[Any, Any], Awaitable[T]]) -> T:
     except NodeError as e:
         fail(e.message, 1)
         raise AssertionError from None
+
+
+async def acting(session: Any, name: str | None, perm: str) -> Any:
+    """The real user ``--as`` names, with the permission ``perm`` (node.auth.service.Perm
+    value); a typed error otherwise (printed as one line by ``tx``)."""
+    from node.auth.service import Perm, acting_user
+
+    return await acting_user(session=session, name=name, perm=Perm(perm))
 
 
 def echo_json(data: Any) -> None:

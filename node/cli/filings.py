@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from node.cli.common import Actor, DataDir, echo_json, tx
+from node.cli.common import Actor, DataDir, acting, echo_json, tx
 
 filings_app = typer.Typer(help="Filings received from child offices (下级报送).",
                           no_args_is_help=True)
@@ -34,6 +35,10 @@ def filings_return(filing_id: str, reasons: str = typer.Option(...), as_: str = 
     """Return a filing to the child office for correction, with reasons (signed)."""
     from node.filings import service
 
-    tx(data_dir, lambda s, rt: service.return_filing(session=s, rt=rt, filing_id=filing_id,
-                                                    reasons=reasons, actor=as_))
+    async def go(s: Any, rt: Any) -> None:
+        user = await acting(s, as_, "filings.review")
+        await service.return_filing(session=s, rt=rt, filing_id=filing_id, reasons=reasons,
+                                    actor=user.name)
+
+    tx(data_dir, go)
     typer.echo(f"已退回 returned {filing_id}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from node.cli.common import Actor, DataDir, echo_json, fail, tx
+from node.cli.common import Actor, DataDir, acting, echo_json, fail, tx
 
 plan_app = typer.Typer(help="This office's plans (规划): draft, consult, review, publish.",
                        no_args_is_help=True)
@@ -35,8 +35,13 @@ def plan_step(plan_id: str, step: str = typer.Argument(
     """Move a plan through the drafting workflow (the submitter may not approve)."""
     from node.plans import service
 
-    plan = tx(data_dir, lambda s, rt: service.advance(session=s, plan_id=plan_id, step=step,
-                                                     actor=as_, note=note))
+    async def go(s: Any, rt: Any) -> Any:
+        user = await acting(s, as_, "plans.approve" if step == "approve" else "plans.edit")
+        return await service.advance(session=s, plan_id=plan_id, step=step, actor=user.name,
+                                     note=note,
+                                     min_rounds=rt.settings.min_consultation_rounds)
+
+    plan = tx(data_dir, go)
     typer.echo(f"{plan.id}: {plan.status}" + (f" (round {plan.consultation_round})"
                                              if plan.status == "consultation" else ""))
 
@@ -50,8 +55,12 @@ def plan_comment(plan_id: str, unit: str = typer.Option(..., help="member unit, 
 
     if len(unit) > 100:
         fail("--unit must have at most 100 characters")
-    c = tx(data_dir, lambda s, rt: service.add_comment(session=s, plan_id=plan_id, unit=unit,
-                                                      text=text, actor=as_))
+    async def go(s: Any, rt: Any) -> Any:
+        user = await acting(s, as_, "plans.comment")
+        return await service.add_comment(session=s, plan_id=plan_id, unit=unit, text=text,
+                                         actor=user.name)
+
+    c = tx(data_dir, go)
     typer.echo(f"意见已记录 comment recorded (round {c.round}, {c.unit})")
 
 
@@ -97,9 +106,13 @@ def plan_publish(plan_id: str,
         raise AssertionError from None
     if not RELEASE_FIRST <= day <= RELEASE_LAST:
         fail(f"--released-on must be between {RELEASE_FIRST} and {RELEASE_LAST}")
-    pv = tx(data_dir, lambda s, rt: service.publish(
-        session=s, rt=rt, plan_id=plan_id, released_on=day, actor=as_, is_admin=True,
-        override_reason=override_reason))
+    async def go(s: Any, rt: Any) -> Any:
+        user = await acting(s, as_, "plans.approve")
+        return await service.publish(session=s, rt=rt, plan_id=plan_id, released_on=day,
+                                     actor=user.name, is_admin=user.role == "admin",
+                                     override_reason=override_reason)
+
+    pv = tx(data_dir, go)
     typer.echo(f"已发布 published {plan_id} v{pv.version} (released {pv.released_on})"
                + ("; filed with the parent" if pv.filing_envelope_id else ""))
 
@@ -109,7 +122,11 @@ def plan_revise(plan_id: str, as_: str = Actor, data_dir: Path = DataDir) -> Non
     """Start a revision of a published plan (a new version when published again)."""
     from node.plans import service
 
-    plan = tx(data_dir, lambda s, rt: service.revise(session=s, plan_id=plan_id, actor=as_))
+    async def go(s: Any, rt: Any) -> Any:
+        user = await acting(s, as_, "plans.edit")
+        return await service.revise(session=s, plan_id=plan_id, actor=user.name)
+
+    plan = tx(data_dir, go)
     typer.echo(f"{plan.id}: {plan.status} (revision of v{plan.current_version})")
 
 

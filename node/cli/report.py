@@ -8,27 +8,15 @@ from typing import Any
 
 import typer
 
-from node.cli.common import Actor, DataDir, Fmt, Out, emit_table, tx
+from node.cli.common import Actor, DataDir, Fmt, Out, acting, emit_table, tx
 
 report_app = typer.Typer(help="Annual reports (年度报告): enter, compile, file.",
                          no_args_is_help=True)
 
 
-async def _user(session: Any, name: str) -> Any:
-    """The user a CLI command acts as: a real account (its role and unit apply), or the
-    server operator ('cli', an admin)."""
-    from sqlalchemy import select
-
-    from node.models import User
-
-    if name == "cli":
-        return User(name="cli", role="admin", unit=None)
-    user = await session.scalar(select(User).where(User.name == name))
-    if user is None:
-        from node.errors import NotFound
-
-        raise NotFound(f"no user {name!r}")
-    return user
+async def _user(session: Any, name: str | None, perm: str = "reports.enter") -> Any:
+    """The real user ``--as`` names (its role and member unit apply)."""
+    return await acting(session, name, perm)
 
 
 @report_app.command("value")
@@ -70,8 +58,12 @@ def report_next_year(kind: str, year: int, text: str = typer.Option(...), as_: s
     """Enter next year's arrangements (下一年工作安排)."""
     from node.reports import service
 
-    tx(data_dir, lambda s, rt: service.set_next_year(session=s, code=rt.cfg.code, kind=kind,
-                                                    year=year, text=text, actor=as_))
+    async def go(s: Any, rt: Any) -> None:
+        user = await _user(s, as_, "plans.edit")
+        await service.set_next_year(session=s, code=rt.cfg.code, kind=kind, year=year,
+                                    text=text, actor=user.name)
+
+    tx(data_dir, go)
     typer.echo("已录入 entered")
 
 
@@ -80,8 +72,12 @@ def report_compile(kind: str, year: int, as_: str = Actor, data_dir: Path = Data
     """Fill values nobody entered with the aggregate of the children's filed reports."""
     from node.reports import service
 
-    rep, n = tx(data_dir, lambda s, rt: service.compile_report(
-        session=s, code=rt.cfg.code, kind=kind, year=year, actor=as_))
+    async def go(s: Any, rt: Any) -> Any:
+        user = await _user(s, as_, "plans.edit")
+        return await service.compile_report(session=s, code=rt.cfg.code, kind=kind, year=year,
+                                            actor=user.name)
+
+    rep, n = tx(data_dir, go)
     typer.echo(f"已汇总 compiled {rep.id}: {n} values aggregated from child offices")
 
 
@@ -90,8 +86,12 @@ def report_file(kind: str, year: int, as_: str = Actor, data_dir: Path = DataDir
     """File the annual report with the parent office (signed, through the outbox)."""
     from node.reports import service
 
-    rep = tx(data_dir, lambda s, rt: service.file_report(session=s, rt=rt, kind=kind,
-                                                           year=year, actor=as_))
+    async def go(s: Any, rt: Any) -> Any:
+        user = await _user(s, as_, "plans.approve")
+        return await service.file_report(session=s, rt=rt, kind=kind, year=year,
+                                         actor=user.name)
+
+    rep = tx(data_dir, go)
     typer.echo(f"已报送 filed {rep.id}")
 
 

@@ -64,19 +64,24 @@ async def refiling_due(session: AsyncSession, *, filer: str, refiling_of: str | 
                        year: int | None = None) -> date:
     """The refiling clock: a refiling keeps the due date of the filing it answers (the
     clock keeps running) — only if that filing is the filer's own, about the same plan (or
-    the same kind and year of report), and was returned; otherwise ``due``. So no filing can
-    borrow another one's later due date."""
+    the same kind and year of report), was returned, and no accepted refiling has answered
+    it yet; otherwise ``due``. So no filing can borrow another one's due date, and a later
+    revision filed after an accepted refiling is a new filing with its own due date."""
     if not refiling_of:
         return due
     if plan_id is not None:
         plan = await session.get(Filing, refiling_of)
         ok = (plan is not None and plan.filer == filer and plan.plan_id == plan_id
               and plan.outcome == "returned")
-        return plan.due_on if ok and plan is not None else due
+        answered = await session.scalar(select(func.count()).select_from(Filing).where(
+            Filing.refiling_of == refiling_of, Filing.outcome == "accepted"))
+        return plan.due_on if ok and not answered and plan is not None else due
     report = await session.get(ReceivedReport, refiling_of)
     ok = (report is not None and report.filer == filer and report.kind == kind
           and report.year == year and report.outcome == "returned")
-    return report.due_on if ok and report is not None else due
+    answered = await session.scalar(select(func.count()).select_from(ReceivedReport).where(
+        ReceivedReport.refiling_of == refiling_of, ReceivedReport.outcome == "accepted"))
+    return report.due_on if ok and not answered and report is not None else due
 
 
 async def return_filing(*, session: AsyncSession, rt: NodeRuntime, filing_id: str,

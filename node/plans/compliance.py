@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from node.plans.document import Indicator, PlanDocument
+from node.plans.units import normalise
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def check(plan: PlanDocument, frameworks: list[AncestorFramework]) -> list[Findi
                                    detail=f"{fw.name}要求的约束性指标“{anc.name}”未列入本级规划 "
                                           f"(mandatory indicator dropped)"))
                 continue
-            if mine.unit != anc.unit:
+            if normalise(mine.unit) != normalise(anc.unit):
                 out.append(Finding(**base, local_target=fmt(mine), reason="unit_mismatch",
                                    detail=f"单位不一致 unit {mine.unit!r} vs {anc.unit!r}: "
                                           "not compared; use the ancestor's unit"))

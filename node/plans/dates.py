@@ -22,8 +22,10 @@ def plan_filing_due(released_on: date) -> date:
 
 
 def annual_report_due(year: int, mm_dd: str = "03-31") -> date:
+    """The report on ``year`` is due on MM-DD of the year after, clamped to the month's end
+    as the plan rule is ("02-29" is February 28 in a common year)."""
     m, d = (int(x) for x in mm_dd.split("-"))
-    return date(year + 1, m, d)
+    return date(year + 1, m, min(d, calendar.monthrange(year + 1, m)[1]))
 
 
 def late_days(received_at: datetime, due_on: date, zone: ZoneInfo) -> int:

@@ -7,6 +7,7 @@ indicators. ``schemas/plan-document.schema.json`` is generated from these models
 
 from __future__ import annotations
 
+import calendar
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,17 @@ class PlanDocument(BaseModel):
     annual_report_due: str = Field(default="03-31", pattern=r"^\d\d-\d\d$",
                                    description="MM-DD of the year after the reported year")
 
+    @field_validator("annual_report_due")
+    @classmethod
+    def _month_day(cls, v: str) -> str:
+        """A real month-day ("13-45" is not); "02-29" is allowed and falls on February 28 in
+        a common year (node.plans.dates.annual_report_due clamps to the month's end)."""
+        m, d = (int(x) for x in v.split("-"))
+        if not (1 <= m <= 12 and 1 <= d <= calendar.monthrange(2024, m)[1]):
+            raise ValueError(f"年报截止日无效 annual_report_due {v!r} is not a month-day "
+                             "(MM-DD, e.g. 03-31)")
+        return v
+
     @field_validator("indicators")
     @classmethod
     def _unique(cls, v: list[Indicator]) -> list[Indicator]:
@@ -101,8 +113,57 @@ def from_framework_json(data: dict[str, Any], kind: Kind) -> PlanDocument:
     areas = data.get("areas", {}).get(kind)
     if not isinstance(areas, list):
         raise DocumentError(f"no area list for plan kind {kind!r}", "/areas")
-    rows = [i for i in data.get("indicators", []) if i.get("plan", kind) == kind]
+    rows = []
+    for n, i in enumerate(data.get("indicators", [])):
+        plan = i.get("plan", kind)
+        if plan not in KINDS:
+            raise DocumentError(f"指标 {i.get('code') or i.get('name')} 的规划类别 {plan!r} 未知 "
+                                f"unknown plan kind; use one of {', '.join(KINDS)}",
+                                f"/indicators/{n}/plan")
+        claimed = kind_of_code(str(i.get("code") or ""))
+        if claimed is not None and claimed != plan:
+            raise DocumentError(f"指标 {i.get('code')} 的编码属于{KIND_NAMES[claimed]} but it "
+                                f"is listed under plan kind {plan!r}", f"/indicators/{n}/plan")
+        if plan == kind:
+            rows.append(i)
     return parse_document({"areas": [{"name": a} for a in areas], "indicators": rows})
+
+
+# what marks an indicator or an area as one plan kind's: the code prefix of the national
+# frameworks (W-…, C-…) and the area names (妇女与健康, 儿童与健康 …)
+CODE_PREFIX: dict[str, Kind] = {"W-": "women", "C-": "children"}
+AREA_PREFIX: dict[str, Kind] = {"妇女": "women", "儿童": "children"}
+
+
+def kind_of_code(code: str) -> Kind | None:
+    for prefix, kind in CODE_PREFIX.items():
+        if code.upper().startswith(prefix):
+            return kind
+    return None
+
+
+def kind_mismatch(doc: PlanDocument, kind: str) -> DocumentError | None:
+    """A document that belongs to the other plan kind (a women's task table imported as the
+    children's plan): an indicator code or an area name of the other kind."""
+    for n, i in enumerate(doc.indicators):
+        other = kind_of_code(i.code)
+        if other is not None and other != kind:
+            return DocumentError(f"指标 {i.code} {i.name} 属于{KIND_NAMES[other]}，不能导入为"
+                                 f"{KIND_NAMES.get(kind, kind)} indicator belongs to the {other} "
+                                 f"plan, not the {kind} plan", f"/indicators/{n}/code")
+    for n, i in enumerate(doc.indicators):
+        for prefix, owner in AREA_PREFIX.items():
+            if i.area.startswith(prefix) and owner != kind:
+                return DocumentError(f"指标 {i.code} 的领域“{i.area}”属于{KIND_NAMES[owner]} "
+                                     f"the indicator's area belongs to the {owner} plan, not "
+                                     f"the {kind} plan", f"/indicators/{n}/area")
+    for n, a in enumerate(doc.areas):
+        for prefix, owner in AREA_PREFIX.items():
+            if a.name.startswith(prefix) and owner != kind:
+                return DocumentError(f"领域“{a.name}”属于{KIND_NAMES[owner]}，不能导入为"
+                                     f"{KIND_NAMES.get(kind, kind)} area belongs to the {owner} "
+                                     f"plan, not the {kind} plan", f"/areas/{n}/name")
+    return None
 
 
 

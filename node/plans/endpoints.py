@@ -15,12 +15,18 @@ from starlette.datastructures import UploadFile
 from node.api_schemas import REF, ROLE_CHECKED, XLSX, errors
 from node.auth.service import Perm, allows
 from node.deps import MULTIPART, SessionDep, get_rt, read_form, require
-from node.errors import BadRequest, Forbidden, NotFound
+from node.errors import BadRequest, Conflict, Forbidden, NotFound
 from node.filings import service as filings
 from node.filings.schemas import FilingRead, Returned, ReturnIn, SentFilingRead
 from node.models import Framework, Plan, PlanComment, PlanEvent, PlanVersion, SentFiling
 from node.plans import service
-from node.plans.document import DocumentError, PlanDocument, from_framework_json, parse_document
+from node.plans.document import (
+    DocumentError,
+    PlanDocument,
+    from_framework_json,
+    kind_mismatch,
+    parse_document,
+)
 from node.plans.schemas import (
     STEP,
     VERSION_MAX,
@@ -105,13 +111,15 @@ def _invalid(e: ValidationError, where: str) -> BadRequest:
     return BadRequest("请求参数无效 invalid request: " + "; ".join(parts), code="invalid_request")
 
 
-async def _import_request(request: Request) -> tuple[str, str, PlanDocument]:
-    """kind, title and document of an import, from whichever form the request has."""
+async def _import_request(request: Request) -> tuple[str, str, PlanDocument, bool]:
+    """kind, title, document and ``replace`` of an import, from whichever form the request
+    has."""
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith(MULTIPART):
         form = await read_form(request)
         upload = form.get("file")
-        fields = {k: form.get(k) for k in ("kind", "title") if isinstance(form.get(k), str)}
+        fields = {k: form.get(k) for k in ("kind", "title", "replace")
+                  if isinstance(form.get(k), str)}
         try:
             got = PlanImportUpload.model_validate({**fields, "file": b""})
         except ValidationError as e:
@@ -119,7 +127,9 @@ async def _import_request(request: Request) -> tuple[str, str, PlanDocument]:
         if not isinstance(upload, UploadFile):
             raise BadRequest("请附上文件 attach the XLSX task table (or a JSON file) as the form "
                              "field 'file'", code="invalid_request")
-        return got.kind, got.title, _file_document(await upload.read(), got.kind)
+        return (got.kind, got.title, _checked_kind(_file_document(await upload.read(),
+                                                                  got.kind), got.kind),
+                got.replace)
     raw = await request.body()
     if ctype.startswith(XLSX) or raw[:2] == b"PK":
         raise BadRequest("XLSX 文件请以 multipart/form-data 上传 upload an XLSX task table as "
@@ -132,7 +142,16 @@ async def _import_request(request: Request) -> tuple[str, str, PlanDocument]:
         req = PlanImport.model_validate(data)
     except ValidationError as e:
         raise _invalid(e, "body") from None
-    return req.kind, req.title, _imported(req.document, req.kind)
+    return req.kind, req.title, _checked_kind(_imported(req.document, req.kind), req.kind), \
+        req.replace
+
+
+def _checked_kind(doc: PlanDocument, kind: str) -> PlanDocument:
+    """A women's task table is not imported as the children's plan (nor the reverse)."""
+    wrong = kind_mismatch(doc, kind)
+    if wrong is not None:
+        raise BadRequest(f"规划类别不符 {wrong}; nothing was imported", code="wrong_plan_kind")
+    return doc
 
 
 IMPORT_BODY = {"requestBody": {"required": True, "content": {
@@ -160,15 +179,21 @@ async def import_plan(request: Request,
                       session: AsyncSession = SessionDep,
                       rt: NodeRuntime = Depends(get_rt),
                       user: Any = Depends(require(Perm.plans_edit))) -> PlanRead:
-    """Create (or, while editable, replace the content of) a plan from JSON — a plan
-    document, or a framework file laid out like framework-sample.json — or from a file
-    uploaded as multipart/form-data: an XLSX task table (任务分解表) or a JSON file."""
+    """Create a plan from JSON — a plan document, or a framework file laid out like
+    framework-sample.json — or from a file uploaded as multipart/form-data: an XLSX task
+    table (任务分解表) or a JSON file. A plan of that kind that exists already is replaced
+    (while editable) only with ``replace`` true; otherwise 409. A document of the other plan
+    kind, an unknown unit or an indicator of an unknown plan kind is refused (400)."""
     if request.query_params:
         raise BadRequest("请把 kind、title 和 document 放在 JSON 请求体中 put kind, title and "
                          "document in the JSON body (or upload a file as multipart/form-data)",
                          code="invalid_request")
-    kind, title, doc = await _import_request(request)
+    kind, title, doc, replace = await _import_request(request)
     existing = await session.get(Plan, service.plan_id_for(rt.cfg.code, kind))
+    if existing is not None and not replace:
+        raise Conflict(f"已有规划 plan {existing.id} exists ({existing.status}); importing "
+                       "would replace its working document: send replace=true to do so",
+                       code="plan_exists")
     if existing is not None:
         plan = await service.update_document(session=session, plan_id=existing.id,
                                              document=doc, actor=user.name)
@@ -224,14 +249,17 @@ async def post_step(plan_id: str,
                                      "back_to_draft"),
                     req: StepIn | None = None,
                     session: AsyncSession = SessionDep,
+                    rt: NodeRuntime = Depends(get_rt),
                     user: Any = Depends(require(Perm.read))) -> PlanRead:
     """Move a plan along its drafting workflow. Approving needs plans.approve (and is not
-    for the user who submitted it); the other steps need plans.edit."""
+    for the user who submitted it); the other steps need plans.edit. Expert review needs
+    the office's minimum number of consultation rounds (PLANSYNC_MIN_CONSULTATION_ROUNDS)."""
     need = Perm.plans_approve if step == "approve" else Perm.plans_edit
     if not allows(user.role, need):
         raise Forbidden(f"role {user.role} may not do this (needs {need.value})")
     plan = await service.advance(session=session, plan_id=plan_id, step=step, actor=user.name,
-                                 note=req.note if req else None)
+                                 note=req.note if req else None,
+                                 min_rounds=rt.settings.min_consultation_rounds)
     return PlanRead.of(plan)
 
 

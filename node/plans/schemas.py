@@ -72,6 +72,8 @@ class PlanImport(BaseModel):
     kind: Kind
     title: Title
     document: ImportDocumentJson
+    replace: bool = Field(default=False, description="replace the working document of an "
+                          "existing editable plan of this kind (without it: 409)")
 
 
 class PlanImportUpload(BaseModel):
@@ -81,6 +83,8 @@ class PlanImportUpload(BaseModel):
     kind: Kind
     title: Title
     file: bytes = Field(description="the XLSX task table (or a JSON file)")
+    replace: bool = Field(default=False, description="replace the working document of an "
+                          "existing editable plan of this kind (without it: 409)")
 
 
 class StepIn(BaseModel):

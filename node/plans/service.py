@@ -22,10 +22,17 @@ from node.models import (
     PlanEvent,
     PlanVersion,
     SentFiling,
+    User,
 )
 from node.plans.compliance import AncestorFramework, Finding, check, diff
 from node.plans.dates import late_days, plan_filing_due
-from node.plans.document import KINDS, DocumentError, PlanDocument, parse_document
+from node.plans.document import (
+    KINDS,
+    DocumentError,
+    PlanDocument,
+    kind_mismatch,
+    parse_document,
+)
 from node.protocol.directory import load_directory
 from node.protocol.outbox import emit
 from node.protocol.registry import Context
@@ -33,6 +40,9 @@ from node.runtime import NodeRuntime
 from sync import Directory, ErrorCode, Rejected, utcnow
 
 MAX_ROUNDS = 3
+# at least this many consultation rounds before expert review (seed 000: 3 rounds); each node
+# sets its own with PLANSYNC_MIN_CONSULTATION_ROUNDS (node.config, default 1)
+DEFAULT_MIN_ROUNDS = 1
 EDITABLE = {"draft", "consultation", "expert_review"}
 # step -> (allowed from, to)
 STEPS: dict[str, tuple[set[str], str]] = {
@@ -75,10 +85,17 @@ async def _event(session: AsyncSession, plan: Plan, step: str, actor: str,
                                            "round": round_})
 
 
+def _same_kind(document: PlanDocument, kind: str) -> None:
+    wrong = kind_mismatch(document, kind)
+    if wrong is not None:
+        raise BadRequest(f"规划类别不符 {wrong}; nothing was imported", code="wrong_plan_kind")
+
+
 async def create_plan(*, session: AsyncSession, code: str, kind: str, title: str,
                       document: PlanDocument, actor: str) -> Plan:
     if kind not in KINDS:
         raise BadRequest(f"plan kind must be women or children, not {kind!r}")
+    _same_kind(document, kind)
     pid = plan_id_for(code, kind)
     if await session.get(Plan, pid) is not None:
         raise Conflict(f"plan {pid} exists; edit it or start a revision (plansync plan revise)")
@@ -96,6 +113,7 @@ async def update_document(*, session: AsyncSession, plan_id: str, document: Plan
     if plan.status not in EDITABLE:
         raise Conflict(f"plan {plan_id} is {plan.status}; only drafts under consultation or "
                        "review can be edited (go back to draft first)")
+    _same_kind(document, plan.kind)
     plan.document = document.dump()
     plan.updated_at = utcnow()
     await _event(session, plan, "edit", actor, note=f"{len(document.indicators)} indicators")
@@ -103,7 +121,10 @@ async def update_document(*, session: AsyncSession, plan_id: str, document: Plan
 
 
 async def advance(*, session: AsyncSession, plan_id: str, step: str, actor: str,
-                  note: str | None = None) -> Plan:
+                  note: str | None = None, min_rounds: int = 0) -> Plan:
+    """Take one workflow step. ``min_rounds``: consultation rounds needed before expert
+    review — the endpoint and the CLI pass the node's PLANSYNC_MIN_CONSULTATION_ROUNDS
+    (default 1); in-process tools that set up plans directly pass nothing."""
     plan = await get_plan(session, plan_id)
     if step not in STEPS:
         raise BadRequest(f"unknown step {step!r}; one of {', '.join(STEPS)}")
@@ -117,6 +138,11 @@ async def advance(*, session: AsyncSession, plan_id: str, step: str, actor: str,
             raise Conflict(f"already {MAX_ROUNDS} consultation rounds; move to expert_review")
         plan.consultation_round += 1
         round_ = plan.consultation_round
+    if step == "expert_review" and plan.consultation_round < min_rounds:
+        raise Conflict(f"征求意见轮次不足 plan {plan_id} has had {plan.consultation_round} "
+                       f"consultation round(s); this office requires at least {min_rounds} "
+                       "before expert review (take the consultation step)",
+                       code="consultation_rounds")
     if step == "submit":
         plan.submitted_by = actor
     if step == "approve":
@@ -138,6 +164,10 @@ async def add_comment(*, session: AsyncSession, plan_id: str, unit: str, text: s
         raise Conflict(f"plan {plan_id} is not under consultation (status {plan.status})")
     if not unit.strip() or not text.strip():
         raise BadRequest("a comment needs the member unit and the text")
+    user = await session.scalar(select(User).where(User.name == actor))
+    if user is not None and user.role == "member_unit" and unit.strip() != (user.unit or ""):
+        raise Forbidden(f"成员单位只能以本单位名义提出意见 a member unit comments only in its own "
+                        f"name: {actor} is {user.unit or '(no unit set)'}, not {unit.strip()}")
     c = PlanComment(plan_id=plan.id, round=plan.consultation_round, unit=unit.strip(),
                     author=actor, text=text.strip(), at=utcnow())
     session.add(c)
@@ -216,13 +246,15 @@ async def publish(*, session: AsyncSession, rt: NodeRuntime, plan_id: str, relea
                      scope="subtree", body={"framework_id": plan.id, **body}, directory=d)
     pv.release_envelope_id = env["id"]
     if d.parent is not None:
-        returned = await session.scalar(
-            select(SentFiling).where(SentFiling.plan_id == plan.id,
-                                     SentFiling.outcome == "returned")
-            .order_by(SentFiling.sent_at.desc()).limit(1))
+        # a refiling answers the newest filing of this plan, and only if the parent returned
+        # it: once a refiling was accepted (or while one is unanswered), a later revision is
+        # a new filing with its own due date
+        last = await session.scalar(
+            select(SentFiling).where(SentFiling.plan_id == plan.id)
+            .order_by(SentFiling.sent_at.desc(), SentFiling.envelope_id.desc()).limit(1))
         fbody: dict[str, Any] = {"plan_id": plan.id, **body}
-        if returned is not None:
-            fbody["refiling_of"] = returned.envelope_id
+        if last is not None and last.outcome == "returned":
+            fbody["refiling_of"] = last.envelope_id
         env = await emit(session, rt, type="plan.filing", recipient=d.parent, scope="node",
                          body=fbody, directory=d)
         pv.filing_envelope_id = env["id"]

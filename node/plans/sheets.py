@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
+from node.plans import units
 from node.plans.document import (
     DocumentError,
     Kind,
@@ -69,8 +69,10 @@ TARGET_MAX = 1e15
 
 def storable(doc: PlanDocument) -> PlanDocument:
     """Refuse a document the node could validate but not store or sign: area names longer
-    than their column, NUL characters, non-finite or huge targets, an annual report due day
-    that is not a date in every year. DocumentError names the field."""
+    than their column, NUL characters, non-finite or huge targets, an indicator unit not in
+    the unit table (node.plans.units; units are stored in their canonical spelling: "％" →
+    "%", "/10万" → "1/10万"). DocumentError names the field. (The annual report due day is
+    checked by the document itself: a real month-day.)"""
     for n, a in enumerate(doc.areas):
         if len(a.name) > AREA_MAX:
             raise DocumentError(f"领域名称过长 area name has {len(a.name)} characters, at most "
@@ -80,13 +82,13 @@ def storable(doc: PlanDocument) -> PlanDocument:
                 abs(i.target) > TARGET_MAX:
             raise DocumentError(f"目标值超出范围 target {i.target} is not a number within "
                                 f"±{TARGET_MAX:g}", f"/indicators/{n}/target")
-    m, _, d = doc.annual_report_due.partition("-")
-    try:
-        date(2023, int(m), int(d))  # not a leap year: the day must exist every year
-    except ValueError:
-        raise DocumentError(f"年报截止日无效 annual_report_due {doc.annual_report_due!r} is not a "
-                            "day of every year (MM-DD, e.g. 03-31)", "/annual_report_due"
-                            ) from None
+    fixed = []
+    for n, i in enumerate(doc.indicators):
+        if units.known(i.unit) is None:
+            raise DocumentError(f"指标 {i.code} {i.name} 的单位 {i.unit!r} 未知 unknown unit; "
+                                f"known units: {units.known_list()}", f"/indicators/{n}/unit")
+        fixed.append(i.model_copy(update={"unit": units.normalise(i.unit)}))
+    doc = doc.model_copy(update={"indicators": fixed})
     where = _nul_in(doc.dump())
     if where is not None:
         raise DocumentError("含有空字符 contains a NUL character", where)

@@ -48,8 +48,10 @@ async def on_node_enrolled(ctx: Context) -> None:
                             "announced_by": ctx.env["origin"]})
         log.warning("key recovery waits for an admin", extra={"node": code, "key_id": kid})
         return None
-    await upsert_node(ctx.session, code=code, name=b["name"], level=b["level"],
-                      parent=b["parent"], relation="descendant")
+    node = await upsert_node(ctx.session, code=code, name=b["name"], level=b["level"],
+                             parent=b["parent"], relation="descendant")
+    if node.enrolled_at is None:  # when its parent enrolled it (what the audit counts from)
+        node.enrolled_at = parse_ts(ctx.env["created_at"])
     await add_key(ctx.session, code=code, key_id=kid, public_key=b["public_key"])
     ctx.directory.parents[code] = b["parent"]
     ctx.directory.keys[(code, kid)] = KeyInfo(b["public_key"])

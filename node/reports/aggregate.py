@@ -12,13 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.plans.document import Indicator
+from node.plans.units import scale_of
 
-SCALE = {"%": 100.0, "‰": 1000.0, "1/10万": 100_000.0, "名/千名儿童": 1000.0,
-         "张/千名儿童": 1000.0, "/千": 1000.0}
-
-
-def scale_of(unit: str) -> float:
-    return SCALE.get(unit, 1.0)
+__all__ = ["Figure", "Reported", "aggregate", "scale_of"]
 
 
 @dataclass

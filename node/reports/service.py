@@ -14,6 +14,7 @@ from node.audit.service import record
 from node.errors import BadRequest, Conflict, Forbidden, NotFound
 from node.filings.service import answer_report, refiling_due
 from node.models import (
+    Filing,
     KnownNode,
     Plan,
     PlanVersion,
@@ -25,6 +26,7 @@ from node.models import (
 )
 from node.plans.dates import annual_report_due, late_days
 from node.plans.document import KINDS, PlanDocument, parse_document
+from node.plans.units import value_problem
 from node.protocol.directory import load_directory
 from node.protocol.outbox import emit
 from node.protocol.registry import Context
@@ -106,16 +108,10 @@ async def enter_value(*, session: AsyncSession, code: str, kind: str, year: int,
     if ind is None:
         raise BadRequest(f"indicator {indicator} is not in this office's {kind} plan")
     _may_enter(user, {ind.area}, {u for u in [ind.lead_unit, *ind.responsible_units] if u})
-    if ind.aggregation == "ratio" and value is None:
-        if numerator is None or denominator is None:
-            raise BadRequest(f"{indicator} is a ratio: give numerator and denominator "
-                             "(or a value)")
-    if denominator is not None and denominator <= 0:
-        raise BadRequest("denominator must be greater than 0")
-    if numerator is not None and numerator < 0:
-        raise BadRequest("numerator must not be negative")
-    if value is None and numerator is None:
-        raise BadRequest("give a value, or numerator and denominator")
+    problem = value_problem(code=indicator, unit=ind.unit, aggregation=ind.aggregation,
+                            value=value, numerator=numerator, denominator=denominator)
+    if problem is not None:
+        raise BadRequest(f"数值无效 invalid value: {problem}", code="invalid_value")
     rep = await get_report(session, code, kind, year, create=True)
     _editable(rep)
     row = await session.get(ReportValue, (rep.id, indicator))
@@ -271,27 +267,85 @@ async def report_due(session: AsyncSession, code: str, kind: str, year: int) -> 
     return annual_report_due(year, doc.annual_report_due if doc else "03-31")
 
 
+async def filed_due_days(session: AsyncSession, kind: str | None = None
+                         ) -> dict[tuple[str, str], str]:
+    """(child code, kind) → the annual report due day of the plan that child filed here (its
+    newest filing of the kind)."""
+    q = select(Filing).order_by(Filing.received_at)
+    if kind is not None:
+        q = q.where(Filing.kind == kind)
+    out: dict[tuple[str, str], str] = {}
+    for f in (await session.scalars(q)).all():
+        day = (f.document or {}).get("annual_report_due")
+        if isinstance(day, str):
+            out[(f.filer, f.kind)] = day
+    return out
+
+
+def due_day_of(code: str, kind: str, *, self_code: str, parents: dict[str, str | None],
+               filed: dict[tuple[str, str], str], own: str) -> str:
+    """The annual report due day (MM-DD) a node of the subtree reports under: that of its own
+    plan as filed here, else of the nearest ancestor's plan filed here, else this node's own
+    (``own``) — the framework it actually follows, never simply this node's day."""
+    seen: set[str] = set()
+    c: str | None = code
+    while c is not None and c != self_code and c not in seen:
+        seen.add(c)
+        if (c, kind) in filed:
+            return filed[(c, kind)]
+        c = parents.get(c)
+    return own
+
+
+def report_problems(doc: PlanDocument | None, values: list[dict[str, Any]]) -> list[str]:
+    """What is wrong with the values of a child's filed report, by this node's indicators
+    (the same check as entering a value: node.plans.units.value_problem)."""
+    if doc is None:
+        return []
+    inds = doc.by_code()
+    out = []
+    for v in values:
+        ind = inds.get(v.get("code", ""))
+        if ind is None:
+            continue
+        problem = value_problem(code=ind.code, unit=ind.unit, aggregation=ind.aggregation,
+                                value=v.get("value"), numerator=v.get("numerator"),
+                                denominator=v.get("denominator"))
+        if problem is not None:
+            out.append(problem)
+    return out
+
+
 async def on_report(ctx: Context) -> dict[str, Any] | None:
     b, s, rt, env = ctx.env["body"], ctx.session, ctx.rt, ctx.env
-    direct = ctx.directory.parents.get(env["origin"]) == ctx.directory.self_code
+    me = ctx.directory.self_code
+    direct = ctx.directory.parents.get(env["origin"]) == me
     received = rt.clock()
-    due = await report_due(s, ctx.directory.self_code if direct else
-                           ctx.directory.parents.get(env["origin"]) or "", b["kind"], b["year"])
+    mine = await own_document(s, me, b["kind"])
+    day = due_day_of(env["origin"], b["kind"], self_code=me, parents=ctx.directory.parents,
+                     filed=await filed_due_days(s, b["kind"]),
+                     own=mine.annual_report_due if mine else "03-31")
+    due = annual_report_due(b["year"], day)
     due = await refiling_due(s, filer=env["origin"], refiling_of=b.get("refiling_of"), due=due,
                              kind=b["kind"], year=b["year"])
     late = late_days(received, due, rt.cfg.zone)
+    problems = report_problems(mine, b["values"]) if direct else []
+    outcome = ("returned" if problems else "accepted") if direct else "relayed"
     row = ReceivedReport(id=env["id"], filer=env["origin"], kind=b["kind"], year=b["year"],
                          direct=direct, received_at=received, due_on=due, late_days=late,
-                         outcome="accepted" if direct else "relayed", reasons=None,
+                         outcome=outcome,
+                         reasons=("数值核查未通过 values refused: " + "; ".join(problems[:10])
+                                  if problems else None),
                          refiling_of=b.get("refiling_of"), values=b["values"],
                          narratives=b["narratives"], next_year=b["next_year"],
-                         decided_by="auto" if direct else f"relay:{env['origin']}")
+                         decided_by=("auto-check" if problems else "auto") if direct
+                         else f"relay:{env['origin']}")
     s.add(row)
     await s.flush()
     if not direct:
         return None
     row.receipt_envelope_id = await answer_report(s, rt, ctx.directory, row)
-    return {"outcome": "accepted", "due_on": due.isoformat(), "late_days": late}
+    return {"outcome": outcome, "due_on": due.isoformat(), "late_days": late}
 
 
 async def on_report_receipt(ctx: Context) -> None:

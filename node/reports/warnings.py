@@ -1,10 +1,19 @@
 """Early warning (预警): off target now, projected to miss 2030, or volatile.
 
 "每年对预计达标困难、波动较大的监测指标进行预警". Each warning carries the numbers behind it.
+
+Volatility is judged per year: each reported year is compared with the previous reported
+year, and the change is divided by the years between them (2021 → 2024 is three years of
+change, not one). A swing is volatile when the yearly change exceeds ``volatility`` (±20% by
+default) of the earlier value *and* exceeds ``volatility`` × the target in absolute terms —
+so small counts and values near zero (0 → 1 death, a rate of 0.3 → 0.5) are not flagged
+for their percentages alone. A rise from zero has no percentage; it is flagged when the
+yearly rise exceeds that absolute threshold (for a target of 0, any rise).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -72,8 +81,27 @@ def warnings_for(ind: Indicator, series: list[tuple[int, float]], *,
                                    f"{END_YEAR}年为 {proj:.3g}，难以达到 {tgt} "
                                    "(projected to miss the 2030 target)")
     for (y0, v0), (y1, v1) in zip(pts, pts[1:], strict=False):
-        if v0 and abs(v1 - v0) / abs(v0) > volatility:
-            warn("volatile", f"{y0}→{y1}年 {v0:g}→{v1:g}，波动 {(v1 - v0) / abs(v0):+.0%}，"
-                             f"超过阈值 ±{volatility:.0%} (volatile)")
-            break
+        swing = volatile(v0, v1, y1 - y0, target=float(ind.target), volatility=volatility)
+        if swing is None:
+            continue
+        per = "" if y1 - y0 == 1 else f"，{y1 - y0}年间每年 per year"
+        rate = ("从0上升 rise from zero" if v0 == 0 else f"波动 {swing:+.0%}{per}")
+        warn("volatile", f"{y0}→{y1}年 {v0:g}→{v1:g}，{rate}，超过阈值 ±{volatility:.0%} "
+                         "(volatile)")
+        break
     return out
+
+
+def volatile(v0: float, v1: float, years: int, *, target: float,
+             volatility: float) -> float | None:
+    """The yearly relative change from ``v0`` to ``v1`` over ``years`` if it counts as
+    volatile (``inf`` for a rise from zero), else None. See the module's rule."""
+    years = max(1, years)
+    per_year = (v1 - v0) / years
+    floor = volatility * abs(target)
+    if abs(per_year) <= floor or per_year == 0:
+        return None
+    if v0 == 0:
+        return math.inf
+    rel = per_year / abs(v0)
+    return rel if abs(rel) > volatility else None

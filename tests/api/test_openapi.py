@@ -35,7 +35,8 @@ OPEN = {"POST /api/v1/auth/token", "POST /api/v1/auth/login", "POST /api/v1/auth
 # query parameters: codes, numbers and formats only. Text a person types (names, titles,
 # comments, reasons) goes in a JSON body; add a name here only if it is not such text.
 QUERY_NAMES = {"format", "version", "under", "subtree", "year", "from_year", "after", "limit",
-               "page", "size",
+               "page", "size", "level", "kind", "status", "city", "office", "sort", "order",
+               "scope",
                "q"}  # the audit log's search term: a user name, an action or an entity id
 
 

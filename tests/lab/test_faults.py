@@ -58,7 +58,7 @@ class Driver:
                             json={"kind": "women", "title": "t", "document": doc})
         else:
             await self.call(code, "POST", f"/api/v1/plans/{pid}/revise")
-        for step in ("expert_review", "submit"):
+        for step in ("consultation", "expert_review", "submit"):
             await self.call(code, "POST", f"/api/v1/plans/{pid}/steps/{step}")
         token = await self.director(code)
         await self.call(code, "POST", f"/api/v1/plans/{pid}/steps/approve", token)

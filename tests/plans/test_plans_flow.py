@@ -72,7 +72,7 @@ async def test_workflow_roles_over_the_api(tmp_path: Path, db_factory: DbFactory
             for name, role in [("ed", "editor"), ("rev", "reviewer"), ("rev2", "reviewer"),
                                ("unit", "member_unit"), ("view", "viewer")]:
                 u = await create_user(session=s, name=name, role=role, password=None,
-                                      actor="t")
+                                      actor="t", unit="卫健委" if name == "unit" else None)
                 tokens[name] = await issue_token(session=s, user=u, label="t", actor="t")
         H = {n: {"Authorization": f"Bearer {t}"} for n, t in tokens.items()}  # noqa: N806
         async with c.client("150000") as cl:
