@@ -59,7 +59,7 @@ async def seed(app_rt: object) -> tuple[int, int]:
     nodes = [{"code": d.code, "name": d.name, "level": d.level,
               "parent_code": SELF if d.level == "city" else d.parent, "relation":
               "child" if d.level == "city" else "descendant", "base_url": None,
-              "enrolled_at": now, "last_contact_at": now}
+              "enrolled_at": datetime(2021, 1, 1, tzinfo=UTC), "last_contact_at": now}
              for d in cities + counties if d.code != SELF]
     ledger = []
     for d in cities + counties:
@@ -117,6 +117,7 @@ async def main(runs: int, pg: str | None) -> None:
                                      headers={"Authorization": f"Bearer {token}"}) as cl:
 
             async def timed(path: str, **params: object) -> tuple[float, httpx.Response]:
+                """Median of warm runs (the audit's rows cached between pages)."""
                 ts = []
                 r = None
                 for _ in range(runs):
@@ -138,6 +139,10 @@ async def main(runs: int, pg: str | None) -> None:
                 return statistics.median(ts)
 
             base = await baseline()
+            t0 = time.perf_counter()  # nothing cached yet: the audit computed in full
+            r = await cl.get("/api/v1/oversight/filings", params={"size": 50})
+            cold = time.perf_counter() - t0
+            assert r.status_code == 200, r.text[:300]
             first, r = await timed("/api/v1/oversight/filings", size=50)
             total = r.json()["total"]
             city = next(c["code"] for c in r.json()["cities"])
@@ -152,13 +157,15 @@ async def main(runs: int, pg: str | None) -> None:
           f"{'PostgreSQL' if pg else 'SQLite'}; median of {runs}")
     print(f"{'measure':<46}{'seconds':>9}{'x baseline':>12}")
     for name, v in [("baseline: load nodes + ledger through the ORM", base),
-                    ("first page (50 rows, overdue first)", first),
+                    ("first page, cold (the audit computed)", cold),
+                    ("first page (50 rows, overdue first), warm", first),
                     (f"filtered: county, overdue, city {city} ({rf.json()['total']} rows)", filt),
                     ("sorted: days late, descending", srt),
                     (f"XLSX of every overdue row ({len(rx.content) // 1024} kB)", xl),
                     ("overview (cards + whole tree)", ov)]:
         print(f"{name:<46}{v:>9.3f}{v / base:>11.1f}x")
-    print(f"budget: first page <= 1 s: {'met' if first <= 1 else 'NOT met'}")
+    print(f"budget: first page <= 1 s: cold {'met' if cold <= 1 else 'NOT met'}, "
+          f"warm {'met' if first <= 1 else 'NOT met'}")
 
 
 if __name__ == "__main__":

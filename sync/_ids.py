@@ -26,8 +26,8 @@ def utcnow() -> datetime:
 
 def format_ts(ts: datetime) -> str:
     """RFC 3339 UTC with milliseconds, e.g. 2026-11-22T07:13:49.123Z."""
-    ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: the same text, several times faster (the audit formats 10^4)
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_ts(text: str) -> datetime:

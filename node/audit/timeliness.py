@@ -25,10 +25,9 @@ are refused): by default every year from 2021 up to last year, never beyond 2030
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import date
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,11 +70,36 @@ class Row:
     # every answer to this filing, oldest first: returned ones and their refilings
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:  # not dataclasses.asdict: no deep copy (10^4 rows)
+        return {"code": self.code, "name": self.name, "level": self.level,
+                "parent": self.parent, "filing": self.filing, "due_on": self.due_on,
+                "received_at": self.received_at, "receiver": self.receiver,
+                "status": self.status, "late_days": self.late_days, "kind": self.kind,
+                "year": self.year, "history": self.history}
 
 
-def _key(e: LedgerEntry) -> str:
+class _Led(NamedTuple):
+    """The ledger columns the audit reads (plain tuples: no ORM objects for 10^4 rows)."""
+
+    envelope_id: str
+    filer: str
+    filing_type: str
+    kind: str | None
+    year: int | None
+    received_at: datetime
+    receiver: str
+    due_on: date | None
+    outcome: str
+    late_days: int
+
+
+_LED_COLUMNS = (LedgerEntry.envelope_id, LedgerEntry.filer, LedgerEntry.filing_type,
+                LedgerEntry.kind, LedgerEntry.year, LedgerEntry.received_at,
+                LedgerEntry.receiver, LedgerEntry.due_on, LedgerEntry.outcome,
+                LedgerEntry.late_days)
+
+
+def _key(e: _Led) -> str:
     """What a ledger row is about: ``plan.<kind>`` or ``report.<kind>.<year>``."""
     if e.filing_type == "plan.filing":
         return f"plan.{e.kind}"
@@ -87,12 +111,13 @@ def _joined(n: KnownNode) -> date | None:
 
 
 def _status(
-    entries: list[LedgerEntry], due: date | None, today: date
-) -> tuple[str, LedgerEntry | None]:
+    entries: list[_Led], due: date | None, today: date
+) -> tuple[str, _Led | None]:
     """The newest answer decides (ledger ids are time-ordered UUIDv7): an accepted refiling
-    after a return counts with its own lateness against the original due date."""
+    after a return counts with its own lateness against the original due date. ``entries``
+    are oldest first."""
     if entries:
-        e = max(entries, key=lambda x: x.envelope_id)
+        e = entries[-1]
         if e.outcome == "returned":
             return "returned", e
         return ("late" if e.late_days else "on_time"), e
@@ -126,11 +151,17 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
         c = todo.pop(0)
         members.append(c)
         todo.extend(sorted(kids.get(c, [])))
-    ledger = (await session.scalars(select(LedgerEntry).where(
-        LedgerEntry.filer.in_(members)))).all()
-    by: dict[tuple[str, str], list[LedgerEntry]] = {}
+    # every ledger row is about this node's subtree: read them all (an IN over thousands of
+    # codes costs more than it saves) and keep the members'
+    wanted = set(members)
+    ledger = sorted((_Led._make(r) for r in (await session.execute(select(*_LED_COLUMNS))).all()
+                     if r[1] in wanted), key=lambda e: e.envelope_id)  # oldest first
+    by: dict[tuple[str, str], list[_Led]] = {}
+    newest_due: dict[tuple[str, str], date] = {}  # (filer, kind) → newest report's due date
     for entry in ledger:
         by.setdefault((entry.filer, _key(entry)), []).append(entry)
+        if entry.filing_type == "report.filing" and entry.due_on is not None:
+            newest_due[(entry.filer, entry.kind or "")] = entry.due_on
     years = ([year] if year is not None else
              list(report_years if report_years is not None else expected_years(today)))
     parents = {c: n.parent_code for c, n in nodes.items()}
@@ -144,7 +175,7 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
             expected += [(f"plan.{k}", None) for k in kinds]
         for k, mm_dd in kinds.items():
             day = due_day(code, k, self_code=self_code, parents=parents, filed=filed,
-                          ledger=ledger, own=mm_dd)
+                          newest=newest_due, own=mm_dd)
             # what was really due: a report whose due date came after the office joined
             # (or one it filed anyway) — never the years before it was in the tree
             expected += [(f"report.{k}.{y}", annual_report_due(y, day)) for y in years
@@ -160,8 +191,7 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                 late = max(e.late_days, (today - due).days, 0)  # the clock keeps running
             parts = filing.split(".")
             history = [{"received_at": format_ts(x.received_at), "outcome": x.outcome,
-                        "late_days": x.late_days, "receiver": x.receiver}
-                       for x in sorted(entries, key=lambda x: x.envelope_id)]
+                        "late_days": x.late_days, "receiver": x.receiver} for x in entries]
             rows.append(Row(code, n.name, n.level, n.parent_code, filing,
                             due.isoformat() if due else None,
                             format_ts(e.received_at) if e else None,
@@ -180,17 +210,16 @@ async def _filed_due_days(session: AsyncSession) -> dict[tuple[str, str], str]:
 
 
 def due_day(code: str, kind: str, *, self_code: str, parents: dict[str, str | None],
-            filed: dict[tuple[str, str], str], ledger: Sequence[LedgerEntry], own: str) -> str:
+            filed: dict[tuple[str, str], str], newest: dict[tuple[str, str], date],
+            own: str) -> str:
     """The annual report due day (MM-DD) of ``code``'s reports of ``kind``, from what is known
     here of the framework it reports under: the due date its receiver recorded for its
-    newest report in the ledger, else its own plan as filed here (or its nearest
-    ancestor's: node.reports.service.due_day_of), else ``own`` (this node's)."""
-    mine = [e for e in ledger if e.filer == code and e.kind == kind and e.due_on is not None
-            and e.filing_type == "report.filing"]
-    if mine:
-        newest = max(mine, key=lambda e: e.envelope_id)
-        assert newest.due_on is not None
-        return newest.due_on.strftime("%m-%d")
+    newest report in the ledger (``newest``: (filer, kind) → that date), else
+    its own plan as filed here (or its nearest ancestor's:
+    node.reports.service.due_day_of), else ``own`` (this node's)."""
+    recorded = newest.get((code, kind))
+    if recorded is not None:
+        return recorded.strftime("%m-%d")
     from node.reports.service import due_day_of
 
     return due_day_of(code, kind, self_code=self_code, parents=parents, filed=filed, own=own)

@@ -4,6 +4,7 @@ health of the sync links to children and parent. Read-only."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -12,7 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.timeliness import expected_years, kinds_in_force, timeliness
-from node.models import EnvelopeRecord, KnownNode, NodeKey, OutboxRow, PlanVersion
+from node.models import (
+    EnvelopeRecord,
+    Filing,
+    KnownNode,
+    LedgerEntry,
+    NodeKey,
+    OutboxRow,
+    Plan,
+    PlanVersion,
+)
 from node.plans.document import Indicator
 from node.reports.warnings import END_YEAR, meets, trend
 from sync import format_ts, utcnow
@@ -34,10 +44,44 @@ def city_of(code: str, nodes: dict[str, KnownNode]) -> str | None:
     return None
 
 
+# the audit of a subtree of thousands of offices takes about a second to compute; its pages,
+# filters and sorts are asked for one after another, so the last few results are kept, keyed
+# by what they are computed from (a changed ledger, tree, filing or plan computes anew)
+_CACHE: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+async def _fingerprint(session: AsyncSession) -> tuple[Any, ...]:
+    parts: list[Any] = []
+    for q in (select(func.count(), func.max(LedgerEntry.envelope_id)),
+              select(func.count(), func.max(KnownNode.enrolled_at),
+                     func.max(KnownNode.parent_code)),
+              select(func.count(), func.max(Filing.received_at)),
+              select(func.count(), func.max(Plan.updated_at))):
+        parts.extend((await session.execute(q)).one())
+    return tuple(parts)
+
+
 async def audit_rows(session: AsyncSession, *, self_code: str, today: date,
                      from_year: int, subtree: str | None = None) -> list[dict[str, Any]]:
     """Every expected filing of the subtree with its city, days late, history (KeyError if
-    ``subtree`` is unknown, ValueError if ``from_year`` is outside the plan period)."""
+    ``subtree`` is unknown, ValueError if ``from_year`` is outside the plan period). The
+    rows are shared with the cache: callers must not change them."""
+    key = (str(session.get_bind().engine.url), self_code, today, from_year, subtree,
+           await _fingerprint(session))
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    rows = await _audit_rows(session, self_code=self_code, today=today, from_year=from_year,
+                             subtree=subtree)
+    _CACHE[key] = rows
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return rows
+
+
+async def _audit_rows(session: AsyncSession, *, self_code: str, today: date,
+                      from_year: int, subtree: str | None = None) -> list[dict[str, Any]]:
     rep = await timeliness(session=session, self_code=self_code, subtree=subtree, today=today,
                            report_years=expected_years(today, from_year),
                            kinds=await kinds_in_force(session, self_code) or None)
