@@ -1,8 +1,6 @@
-// The "no lowered standard" check (不可随意删减和降低标准) and indicator diffs, as the server
-// computes them (node/plans/compliance.py), so the plan editor can check unsaved edits live.
-// The server's GET /plans/{id}/check on the saved document stays the authority.
-
-import { normaliseUnit } from './units'
+// Indicator diffs between plan versions and the frameworks in force, for display. The "no
+// lowered standard" rule itself (不可随意删减和降低标准) lives only on the server
+// (node/plans/compliance.py): the plan editor asks POST /plans/{id}/check for unsaved edits.
 
 export interface Ind {
   code: string
@@ -15,74 +13,9 @@ export interface Ind {
   aggregation?: string
 }
 
-export interface Ancestor {
-  code: string
-  name: string
-  version: number
-  indicators: Ind[]
-}
-
-export interface LiveFinding {
-  indicator: string
-  name: string
-  ancestor: string
-  ancestor_name: string
-  ancestor_target: string
-  local_target: string | null
-  reason: 'missing' | 'weaker' | 'unit_mismatch' | 'comparator_direction'
-}
-
 /** `>= 95 %`: the server's text of a target. */
 export function fmt(i: Ind): string {
   return `${i.comparator} ${i.target}${i.unit ? ' ' + i.unit : ''}`
-}
-
-const UPPER: Record<string, boolean> = { '<': true, '<=': false }
-const LOWER: Record<string, boolean> = { '>': true, '>=': false }
-
-function bound(i: Ind, direction: string): [number, boolean] | null {
-  const table = direction === 'lower_is_better' ? UPPER : LOWER
-  if (i.comparator === '=') return [Number(i.target), false]
-  if (i.comparator in table) return [Number(i.target), table[i.comparator]]
-  return null
-}
-
-export function atLeastAsStrict(local: Ind, ancestor: Ind): boolean | null {
-  const dir = ancestor.direction
-  const lb = bound(local, dir)
-  const ab = bound(ancestor, dir)
-  if (!lb || !ab) return null
-  const [lt, ls] = lb
-  const [at, as] = ab
-  if (lt === at) return ls || !as
-  return dir === 'lower_is_better' ? lt < at : lt > at
-}
-
-export function check(indicators: Ind[], ancestors: Ancestor[]): LiveFinding[] {
-  const local = new Map(indicators.map((i) => [i.code, i]))
-  const out: LiveFinding[] = []
-  for (const fw of ancestors) {
-    for (const anc of fw.indicators) {
-      if (anc.mandatory === false) continue
-      const base = {
-        indicator: anc.code, name: anc.name, ancestor: fw.code, ancestor_name: fw.name,
-        ancestor_target: fmt(anc),
-      }
-      const mine = local.get(anc.code)
-      if (!mine) {
-        out.push({ ...base, local_target: null, reason: 'missing' })
-        continue
-      }
-      if (normaliseUnit(mine.unit) !== normaliseUnit(anc.unit)) {
-        out.push({ ...base, local_target: fmt(mine), reason: 'unit_mismatch' })
-        continue
-      }
-      const ok = atLeastAsStrict(mine, anc)
-      if (ok === null) out.push({ ...base, local_target: fmt(mine), reason: 'comparator_direction' })
-      else if (!ok) out.push({ ...base, local_target: fmt(mine), reason: 'weaker' })
-    }
-  }
-  return out
 }
 
 export interface Diff {

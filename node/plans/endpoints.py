@@ -284,6 +284,20 @@ async def get_check(plan_id: str, session: AsyncSession = SessionDep,
                                                              plan_id=plan_id))
 
 
+@router.post("/plans/{plan_id}/check", summary="核查未保存的修改 Check an edit before saving",
+             responses=PLAN)
+async def post_check(plan_id: str, document: DocumentJson,
+                     session: AsyncSession = SessionDep,
+                     rt: NodeRuntime = Depends(get_rt),
+                     _: Any = Depends(require(Perm.read))) -> PlanCheck:
+    """The no-lowered-standard check of a document that is not saved (the plan's working
+    document as the user is editing it) against every ancestor framework in force; nothing
+    is stored. The console calls it while the user types, so the rule lives in one place
+    (node.plans.compliance)."""
+    return PlanCheck.model_validate(await service.check_plan(
+        session=session, rt=rt, plan_id=plan_id, document=_doc(document)))
+
+
 @router.post("/plans/{plan_id}/publish", summary="颁布 Publish an approved plan",
              responses=PLAN_CHANGE)
 async def post_publish(plan_id: str, req: PublishIn,

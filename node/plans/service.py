@@ -206,11 +206,15 @@ async def frameworks_in_force(session: AsyncSession, directory: Directory, kind:
     return out
 
 
-async def check_plan(*, session: AsyncSession, rt: NodeRuntime, plan_id: str) -> dict[str, Any]:
+async def check_plan(*, session: AsyncSession, rt: NodeRuntime, plan_id: str,
+                     document: PlanDocument | None = None) -> dict[str, Any]:
+    """The no-lowered-standard check of the plan's working document — or of ``document``, an
+    edit not yet saved (the console checks while the user types) — against every ancestor
+    framework in force. Changes nothing."""
     plan = await get_plan(session, plan_id)
     d = await load_directory(session, rt.cfg.code)
     fws = await frameworks_in_force(session, d, plan.kind)
-    findings = check(parse_document(plan.document), fws)
+    findings = check(document or parse_document(plan.document), fws)
     return {"plan_id": plan.id, "ok": not findings,
             "checked_against": [{"code": f.code, "name": f.name, "version": f.version}
                                 for f in fws],

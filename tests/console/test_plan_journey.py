@@ -120,6 +120,16 @@ async def test_plan_from_framework_to_refiling(offices: Cluster, console: Consol
     await expect(field_of(areas.nth(0), "area-name")).to_have_value("妇女与健康")
     await expect(field_of(areas.nth(0), "ind-code")).to_have_value("W-HEALTH-01")
     await expect(field_of(areas.nth(0), "ind-name")).to_have_value("孕产妇死亡率")
+    # the check while typing: a lowered target is named with the ancestor (the server's rule,
+    # POST /plans/{id}/check, nothing saved); discarding the edit clears it
+    target = field_of(areas.nth(0), "ind-target")
+    await target.fill("20")
+    await target.press("Tab")
+    live = editor.locator(hook("live-findings"))
+    await expect(live).to_contain_text("W-HEALTH-01")
+    await expect(live).to_contain_text(offices[PROVINCE].name)
+    await editor.locator(hook("plan-discard")).click()
+    await expect(editor.locator(hook("check-ok"))).to_be_visible()
     await take_step(editor, "consultation", "征求意见", "consultation")
 
     # -- the member unit 卫健委 comments in round 1 --------------------------------------------
