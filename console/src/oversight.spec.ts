@@ -27,7 +27,7 @@ describe('audit filters', () => {
     const href = exportHref({ ...NO_FILTERS, status: 'overdue', year: 2024, city: '320100', office: '320102' })
     const u = new URL(href, 'http://node')
     expect(u.pathname).toBe('/api/v1/oversight/filings')
-    expect(Object.fromEntries(u.searchParams)).toEqual({ status: 'overdue', year: '2024', city: '320100', sort: 'status', order: 'asc', format: 'xlsx' })
+    expect(Object.fromEntries(u.searchParams)).toEqual({ status: 'overdue', year: '2024', city: '320100', office: '320102', sort: 'status', order: 'asc', format: 'xlsx' })
   })
 })
 

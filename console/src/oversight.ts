@@ -1,6 +1,6 @@
 // The oversight pages' logic that needs no page: the audit filters as a route query and as
-// the export link, the subtree as a tree, an office's city, and the order of audit rows (the
-// server's, for the one filter it does not have: one office).
+// the export link, the subtree as a tree, an office's city, and the order of audit rows (as
+// the server sorts them).
 
 export type SortKey = 'status' | 'due_on' | 'received_at' | 'late_days' | 'code' | 'name' | 'level' | 'filing'
 export const SORT_KEYS: SortKey[] = ['status', 'due_on', 'received_at', 'late_days', 'code', 'name', 'level', 'filing']
@@ -12,7 +12,7 @@ export interface AuditFilters {
   year: number | null
   status: '' | 'on_time' | 'late' | 'returned' | 'overdue' | 'pending'
   city: string
-  /** one office (a client-side filter: the server filters by city and level) */
+  /** one office's filings only (the server's `office` filter) */
   office: string
   sort: SortKey
   order: 'asc' | 'desc'
@@ -72,6 +72,7 @@ export function exportHref(f: AuditFilters): string {
   if (f.year !== null) p.set('year', String(f.year))
   if (f.status) p.set('status', f.status)
   if (f.city) p.set('city', f.city)
+  if (f.office) p.set('office', f.office)
   p.set('sort', f.sort)
   p.set('order', f.order)
   p.set('format', 'xlsx')

@@ -78,6 +78,7 @@ export async function auditPage(f: AuditFilters, page: number, size: number): Pr
         year: f.year ?? undefined,
         status: f.status || undefined,
         city: f.city || undefined,
+        office: f.office || undefined,
         sort: f.sort,
         order: f.order,
         page,
