@@ -47,12 +47,27 @@ from node.plans.schemas import (
     Published,
     PublishIn,
     StepIn,
+    UnitRead,
+    UnitTable,
 )
 from node.plans.sheets import read_xlsx, storable, write_xlsx
 from node.runtime import NodeRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 PLAN = {**ROLE_CHECKED, **errors(404)}  # a role-checked call on a plan that may not exist
+
+
+@router.get("/units", summary="计量单位 The unit table", responses=ROLE_CHECKED)
+async def get_units(_: Any = Depends(require(Perm.read))) -> UnitTable:
+    """Every unit an indicator may have, how a ratio is scaled into it and which values it
+    holds, and the other spellings accepted at import: the console shows rates with this
+    table instead of a copy of its own (node.plans.units is the one place)."""
+    from node.plans import units
+
+    return UnitTable(units=[UnitRead(name=u.name, scale=u.scale, low=u.low,
+                                     high=None if u.high == float("inf") else u.high)
+                            for u in units.UNITS.values()],
+                     aliases=dict(units.ALIASES))
 PLAN_CHANGE = {**PLAN, **errors(409)}  # ... that changes it (the workflow may not allow it)
 
 

@@ -268,3 +268,18 @@ class FrameworkRead(BaseModel):
             "origin": f.origin, "kind": f.kind, "version": f.version, "title": f.title,
             "released_on": f.released_on.isoformat(), "received_at": format_ts(f.received_at),
             "diff": f.diff, "breaks": f.breaks, "document": f.document})
+
+
+class UnitRead(BaseModel):
+    """One unit of the unit table (node.plans.units)."""
+
+    name: str = Field(description="the canonical spelling")
+    scale: float = Field(description="numerator / denominator × scale = the value in this unit")
+    low: float = Field(description="the smallest value allowed")
+    high: float | None = Field(description="the largest value allowed (null: no bound)")
+
+
+class UnitTable(BaseModel):
+    units: list[UnitRead]
+    aliases: dict[str, str] = Field(description="other spellings → the canonical one (after "
+                                    "full-width → half-width and removing spaces)")

@@ -51,3 +51,20 @@ async def test_an_unsaved_edit_is_checked_and_nothing_is_stored(tmp_path: Path,
         async with city.sessions() as s:
             again = await s.get(Plan, "150600-women")
             assert again is not None and again.document == stored  # nothing stored
+
+
+async def test_the_unit_table_is_served(tmp_path: Path, db_factory: DbFactory) -> None:
+    """The console scales rates with the server's one unit table (node.plans.units)."""
+    from node.plans import units
+
+    async with cluster(tmp_path, db_factory, TREE[:1]) as c:
+        async with transaction(c.rt("150000").sessions) as s:
+            u = await create_user(session=s, name="v", role="viewer", password=None, actor="t")
+            token = await issue_token(session=s, user=u, label="t", actor="t")
+        async with c.client("150000", token) as cl:
+            t = (await cl.get("/api/v1/units")).json()
+        by = {u["name"]: u for u in t["units"]}
+        assert set(by) == set(units.UNITS)
+        assert (by["%"]["scale"], by["%"]["low"], by["%"]["high"]) == (100, 0, 100)
+        assert by["1/10万"]["scale"] == 100_000 and by["人"]["high"] is None
+        assert t["aliases"]["/10万"] == "1/10万"
