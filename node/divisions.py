@@ -9,6 +9,11 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 
+# the optional national level above the provinces (not in divisions.json: GB/T 2260 has no
+# code for the country); a node with this code is 国务院妇儿工委, level "national"
+NATIONAL = "000000"
+NATIONAL_NAME = "国务院妇儿工委"
+
 
 @dataclass(frozen=True)
 class Division:
@@ -40,3 +45,20 @@ def subtree(root: str) -> list[Division]:
         out.append(all_[code])
         todo.extend(sorted(kids.get(code, [])))
     return out
+
+
+def division(code: str) -> Division | None:
+    """The division of ``code``, the national level (000000) included; None if unknown."""
+    if code == NATIONAL:
+        return Division(NATIONAL, NATIONAL_NAME, "national", None)
+    return divisions().get(code)
+
+
+@cache
+def division_children() -> dict[str, tuple[str, ...]]:
+    """parent code → its children in the division tree, sorted (the provinces under the
+    national level 000000). Built once: callers look up many offices."""
+    kids: dict[str, list[str]] = {}
+    for d in divisions().values():
+        kids.setdefault(d.parent or NATIONAL, []).append(d.code)
+    return {k: tuple(sorted(v)) for k, v in kids.items()}

@@ -45,6 +45,8 @@ describe('days late and left', () => {
     expect(timelinessText(zh, 'late', 45)).toBe('逾期 45 天')
     expect(timelinessText(zh, 'on_time')).toBe('按时')
     expect(timelinessText(en, 'returned')).toBe('Returned')
+    expect(timelinessText(zh, 'not_enrolled')).toBe('未接入')
+    expect(timelinessText(en, 'not_enrolled')).toBe('Not enrolled')
   })
 })
 
@@ -58,6 +60,8 @@ describe('coded values', () => {
     expect(codeText(zh, 'role', 'member_unit')).toBe('成员单位')
     expect(codeText(zh, 'steps', 'expert_review')).toBe('专家论证')
     expect(codeText(en, 'level', 'county')).toBe('County')
+    expect(codeText(zh, 'level', 'national')).toBe('国家级')
+    expect(codeText(en, 'level', 'national')).toBe('National')
   })
   it('unknown codes as they are', () => {
     expect(codeText(zh, 'kind', 'elders')).toBe('elders')
@@ -106,6 +110,7 @@ describe('oversight words', () => {
     expect(statusTag('late').type).toBe('warning')
     expect(statusTag('on_time').type).toBe('success')
     expect(statusTag('pending').type).toBe('info')
+    expect(statusTag('not_enrolled').type).toBe('danger')
   })
   it('rates never above 100%', () => {
     expect(ratePercent(0.8534)).toBe('85.3%')

@@ -41,12 +41,26 @@ export function beijingToday(now: Date = new Date()): string {
   return beijingTime(now.toISOString()).slice(0, 10)
 }
 
+// Words for codes the locale files do not have yet (the national level, the 未接入 status),
+// in each language; the locale's own word wins once it has one.
+const EXTRA_WORDS: Record<string, { zh: string; en: string }> = {
+  'level.national': { zh: '国家级', en: 'National' },
+  'timeliness.not_enrolled': { zh: '未接入', en: 'Not enrolled' },
+}
+
+function isChinese(t: Translate): boolean {
+  return t('level.city') !== 'level.city' && /[\u4e00-\u9fff]/.test(t('level.city'))
+}
+
 /** A coded value as a word (`kind.women` → 妇女); an unknown code is shown as it is. */
 export function codeText(t: Translate, group: string, value: string | null | undefined): string {
   if (value === null || value === undefined || value === '') return DASH
   const key = `${group}.${value}`
   const s = t(key)
-  return s === key ? value : s
+  if (s !== key) return s
+  const extra = EXTRA_WORDS[key]
+  if (extra) return isChinese(t) ? extra.zh : extra.en
+  return value
 }
 
 /** 按时 / 逾期 N 天 from a receipt's days late. */
@@ -55,7 +69,7 @@ export function lateText(t: Translate, lateDays: number | null | undefined): str
   return lateDays > 0 ? t('timeliness.late', { n: lateDays }) : t('timeliness.on_time')
 }
 
-/** A timeliness status (on_time, late, overdue, returned, pending) as words. */
+/** A timeliness status (on_time, late, overdue, not_enrolled, returned, pending) as words. */
 export function timelinessText(
   t: Translate,
   status: string | null | undefined,
@@ -146,6 +160,7 @@ export type TagType = 'success' | 'warning' | 'info' | 'danger' | 'primary'
 export function statusTag(status: string | null | undefined): { type: TagType; effect: 'dark' | 'light' | 'plain' } {
   switch (status) {
     case 'overdue': return { type: 'danger', effect: 'dark' }
+    case 'not_enrolled': return { type: 'danger', effect: 'plain' }
     case 'returned': return { type: 'danger', effect: 'light' }
     case 'late': return { type: 'warning', effect: 'light' }
     case 'on_time': return { type: 'success', effect: 'light' }
@@ -155,7 +170,7 @@ export function statusTag(status: string | null | undefined): { type: TagType; e
 
 /** The colour an office of the tree is drawn in, by its most urgent status. */
 export const STATUS_COLOURS: Record<string, string> = {
-  overdue: '#d03050', returned: '#e07a2f', late: '#c9a100', pending: '#8a8f99', on_time: '#18a058',
+  overdue: '#d03050', not_enrolled: '#7a1f3d', returned: '#e07a2f', late: '#c9a100', pending: '#8a8f99', on_time: '#18a058',
 }
 
 /** A rate (0–1) as a percentage, never above 100% (the server promises it; the page holds it). */

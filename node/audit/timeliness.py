@@ -3,9 +3,18 @@ received, by whom, and its status — from this node's ledger, which holds the r
 own children and the ledger entries relayed up from every level below. So a province's audit
 of a county is complete while the city in between is offline.
 
+The subtree is the real one: the offices enrolled below this node **and** every office the
+division tree (node.divisions, computed once per call) puts below them that never enrolled —
+a city of nine counties with one enrolled is audited over nine. Below an office that never
+enrolled its own division children are expected too (the whole expected tree).
+
 Expected filings per node of the subtree:
 - each plan (women, children): due one month after that node's release. Until the filing
-  arrives its release date is not known here, so it shows as ``pending`` with no due date.
+  arrives its release date is not known here; if the parent set a deadline for its
+  children's plans (``child_plan_due_months`` in the parent's plan, N months after the
+  parent's first release: known here for this node's children, from its own plan, and for
+  its grandchildren, from the plans its children filed here) a plan never filed is
+  ``overdue`` after it, else ``pending`` with no due date.
 - each annual report (both kinds) whose due date falls on or after the day the node enrolled
   (joined the tree: ``KnownNode.enrolled_at``) — an office that joined in 2026 owes no
   report on 2021–2024; one it filed anyway is still shown.
@@ -14,10 +23,13 @@ Expected filings per node of the subtree:
   (or its nearest ancestor's), else this node's own (default March 31 of the next year).
   ``pending`` before the due date, ``overdue`` after it.
 Status: ``on_time``, ``late`` (N days), ``returned`` (newest answer was a return; the clock
-keeps running until an accepted refiling, so its days late are those so far), ``overdue``,
-``pending``.
-On-time rate = on time ÷ expected-and-due; reporting rate = received ÷ expected-and-due. Each
-expected filing is counted once, so no rate exceeds 100%.
+keeps running until an accepted refiling, so its days late are those so far), ``overdue``
+(超期未报: enrolled, past due, nothing filed), ``not_enrolled`` (未接入: the office never
+enrolled and the filing is past due — it could not file at all, which is a different finding
+from an office that could and did not), ``pending`` (not due yet, or no due date known).
+On-time rate = on time ÷ expected-and-due; reporting rate = received ÷ expected-and-due, where
+"due" counts ``not_enrolled`` filings too (so a tree that is mostly not enrolled has a low
+rate, not 100%). Each expected filing is counted once, so no rate exceeds 100%.
 
 Report years are those of the plan period, 2021–2030 (``year`` and ``from_year`` outside it
 are refused): by default every year from 2021 up to last year, never beyond 2030.
@@ -32,8 +44,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.models import KnownNode, LedgerEntry
-from node.plans.dates import annual_report_due
+from node.divisions import division, division_children
+from node.models import Filing, KnownNode, LedgerEntry, PlanVersion
+from node.plans.dates import annual_report_due, child_plan_due
 from sync import format_ts
 
 KINDS = ("women", "children")
@@ -106,12 +119,19 @@ def _key(e: _Led) -> str:
     return f"report.{e.kind}.{e.year}"
 
 
-def _joined(n: KnownNode) -> date | None:
-    return n.enrolled_at.date() if n.enrolled_at is not None else None
+class _Office(NamedTuple):
+    """An office of the subtree: enrolled (from ``KnownNode``) or only expected (from the
+    division tree, ``enrolled`` False)."""
+
+    name: str
+    level: str
+    parent_code: str | None
+    enrolled_at: datetime | None
+    enrolled: bool
 
 
 def _status(
-    entries: list[_Led], due: date | None, today: date
+    entries: list[_Led], due: date | None, today: date, enrolled: bool = True
 ) -> tuple[str, _Led | None]:
     """The newest answer decides (ledger ids are time-ordered UUIDv7): an accepted refiling
     after a return counts with its own lateness against the original due date. ``entries``
@@ -122,7 +142,7 @@ def _status(
             return "returned", e
         return ("late" if e.late_days else "on_time"), e
     if due is not None and today > due:
-        return "overdue", None
+        return ("overdue" if enrolled else "not_enrolled"), None
     return "pending", None
 
 
@@ -138,19 +158,16 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
     for y in report_years or ():
         _in_period("report year", y)
     kinds = kinds or dict.fromkeys(KINDS, "03-31")
-    nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
+    known = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
     root = subtree or self_code
-    if root not in nodes:
+    if root not in known:
         raise KeyError(root)
+    nodes = {c: _Office(k.name, k.level, k.parent_code, k.enrolled_at, True)
+             for c, k in known.items()}
     kids: dict[str | None, list[str]] = {}
-    for n in nodes.values():
-        kids.setdefault(n.parent_code, []).append(n.code)
-    members: list[str] = []
-    todo = list(kids.get(root, []))
-    while todo:
-        c = todo.pop(0)
-        members.append(c)
-        todo.extend(sorted(kids.get(c, [])))
+    for kn in known.values():
+        kids.setdefault(kn.parent_code, []).append(kn.code)
+    members = _members(root, kids, nodes)
     # every ledger row is about this node's subtree: read them all (an IN over thousands of
     # codes costs more than it saves) and keep the members'
     wanted = set(members)
@@ -166,13 +183,14 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
              list(report_years if report_years is not None else expected_years(today)))
     parents = {c: n.parent_code for c, n in nodes.items()}
     filed = await _filed_due_days(session)
+    deadlines = await _plan_deadlines(session, self_code) if year is None else {}
     rows: list[Row] = []
     for code in members:
         n = nodes[code]
-        joined = _joined(n)
+        joined = n.enrolled_at.date() if n.enrolled_at is not None else None
         expected: list[tuple[str, date | None]] = []
         if year is None:
-            expected += [(f"plan.{k}", None) for k in kinds]
+            expected += [(f"plan.{k}", deadlines.get((n.parent_code or "", k))) for k in kinds]
         for k, mm_dd in kinds.items():
             day = due_day(code, k, self_code=self_code, parents=parents, filed=filed,
                           newest=newest_due, own=mm_dd)
@@ -183,7 +201,7 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                          or (code, f"report.{k}.{y}") in by]
         for filing, due in expected:
             entries = by.get((code, filing), [])
-            status, e = _status(entries, due, today)
+            status, e = _status(entries, due, today, n.enrolled)
             if e is not None and e.due_on is not None:
                 due = e.due_on
             late = e.late_days if e else None
@@ -201,6 +219,59 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
     return {"root": root, "generated_on": today.isoformat(), "rows": [r.as_dict() for r in rows],
             "by_node": _rates(rows, lambda r: r.code),
             "by_level": _rates(rows, lambda r: r.level)}
+
+
+def _members(root: str, kids: dict[str | None, list[str]], nodes: dict[str, _Office]
+             ) -> list[str]:
+    """The subtree below ``root``, parents first: the enrolled offices and, below each office
+    (enrolled or not), its division-tree children that are not known here. Adds the
+    not-enrolled ones to ``nodes``. One pass over a prebuilt index (division_children)."""
+    expected = division_children()
+    members: list[str] = []
+
+    def below(c: str) -> list[str]:
+        out = sorted(kids.get(c, []))
+        for x in expected.get(c, ()):
+            if x not in nodes and (d := division(x)) is not None:
+                nodes[x] = _Office(d.name, d.level, c, None, False)
+                out.append(x)
+        return out
+
+    todo = below(root)
+    i = 0
+    while i < len(todo):
+        c = todo[i]
+        i += 1
+        members.append(c)
+        todo.extend(below(c))
+    return members
+
+
+async def _plan_deadlines(session: AsyncSession, self_code: str
+                          ) -> dict[tuple[str, str], date]:
+    """(parent code, kind) → the deadline that parent set for its children's plans of the
+    kind (its ``child_plan_due_months`` after its first release), where known here: this
+    node's own published plans, and the plans its children filed here."""
+    out: dict[tuple[str, str], date] = {}
+    first: dict[tuple[str, str], date] = {}
+    months: dict[tuple[str, str], int | None] = {}
+    own = (await session.execute(
+        select(PlanVersion.kind, PlanVersion.released_on, PlanVersion.document)
+        .where(PlanVersion.plan_id.like(f"{self_code}-%"))
+        .order_by(PlanVersion.version))).all()
+    rows: list[tuple[str, str, date, Any]] = [(self_code, k, r, doc) for k, r, doc in own]
+    rows += [tuple(r) for r in (await session.execute(
+        select(Filing.filer, Filing.kind, Filing.released_on, Filing.document)
+        .order_by(Filing.received_at))).all()]
+    for code, kind, released, doc in rows:  # oldest first: the newest document decides N
+        key = (code, kind)
+        first[key] = min(first.get(key, released), released)
+        m = (doc or {}).get("child_plan_due_months")
+        months[key] = m if isinstance(m, int) and m > 0 else None
+    for key, m in months.items():
+        if m is not None:
+            out[key] = child_plan_due(first[key], m)
+    return out
 
 
 async def _filed_due_days(session: AsyncSession) -> dict[tuple[str, str], str]:
@@ -243,13 +314,14 @@ def _rates(rows: list[Row], key: Any) -> list[dict[str, Any]]:
         groups.setdefault(key(r), []).append(r)
     out = []
     for k, rs in groups.items():
-        due = [r for r in rs if r.status != "pending"]
+        due = [r for r in rs if r.status != "pending"]  # not_enrolled counts as due
         on_time = sum(r.status == "on_time" for r in due)
         received = sum(r.status in ("on_time", "late", "returned") for r in due)
         out.append({"group": k, "expected": len(rs), "due": len(due), "on_time": on_time,
                     "late": sum(r.status == "late" for r in due),
                     "returned": sum(r.status == "returned" for r in due),
                     "overdue": sum(r.status == "overdue" for r in due),
+                    "not_enrolled": sum(r.status == "not_enrolled" for r in due),
                     "pending": len(rs) - len(due),
                     "on_time_rate": round(on_time / len(due), 4) if due else None,
                     "reporting_rate": round(received / len(due), 4) if due else None})

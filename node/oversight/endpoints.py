@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from node.api_schemas import ROLE_CHECKED, XLSX, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require
+from node.divisions import division
 from node.errors import BadRequest, Conflict, NotFound
 from node.models import KnownNode, User
 from node.oversight import service
@@ -31,7 +32,7 @@ from node.oversight.schemas import (
 from node.protocol import keytrust
 from node.protocol.outbox import kick_after_commit
 from node.reports import service as reports
-from node.reports.schemas import KIND
+from node.reports.schemas import KIND, TimelinessStatus
 from node.reports.service import FIRST_YEAR, LAST_YEAR
 from node.runtime import NodeRuntime
 
@@ -81,11 +82,11 @@ async def get_overview(year: int | None = Query(default=None, ge=FIRST_YEAR, le=
                                              "content": {XLSX: {"schema": {
                                                  "type": "string", "format": "binary"}}}}})
 async def get_filings(
-    level: Literal["province", "city", "county"] | None = Query(default=None),
+    level: Literal["national", "province", "city", "county"] | None = Query(default=None),
     kind: Literal["women", "children"] | None = Query(default=None),
     year: int | None = Query(default=None, ge=0, le=LAST_YEAR,
                              description="a report year; 0 = plan filings only"),
-    status: Literal["on_time", "late", "returned", "overdue", "pending"] | None = Query(
+    status: TimelinessStatus | None = Query(
         default=None),
     city: str | None = Query(default=None, pattern=r"^\d{6}$"),
     office: str | None = Query(default=None, pattern=r"^\d{6}$",
@@ -127,7 +128,8 @@ async def get_filings(
     years = sorted({r["year"] for r in rows if r["year"] is not None})
     page_ = FilingsPage.model_validate({
         "total": total, "page": page, "size": size, "rows": cut,
-        "cities": [{"code": c, "name": nodes.get(c, c)} for c in cities], "years": years})
+        "cities": [{"code": c, "name": nodes.get(c) or _division_name(c)} for c in cities],
+        "years": years})
     return Response(page_.model_dump_json(), media_type="application/json")
 
 
@@ -140,6 +142,12 @@ async def get_offices(session: AsyncSession = SessionDep,
     rows = (await session.scalars(select(KnownNode).order_by(KnownNode.code))).all()
     return [OfficeRead(code=n.code, name=n.name, level=n.level, parent=n.parent_code,
                        relation=n.relation) for n in rows]
+
+
+def _division_name(code: str) -> str:
+    """The name of a city that never enrolled (未接入), from the division tree."""
+    d = division(code)
+    return d.name if d is not None else code
 
 
 @router.get("/indicators/{kind}", summary="预警 Indicator status buckets and warnings",

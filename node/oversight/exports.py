@@ -13,8 +13,8 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
 STATUS_WORDS = {"on_time": "按时", "late": "逾期报送", "overdue": "超期未报",
-                "returned": "已退回", "pending": "未到期"}
-LEVEL_WORDS = {"province": "省级", "city": "市级", "county": "县级"}
+                "returned": "已退回", "pending": "未到期", "not_enrolled": "未接入"}
+LEVEL_WORDS = {"national": "国家级", "province": "省级", "city": "市级", "county": "县级"}
 KIND_WORDS = {"women": "妇女", "children": "儿童"}
 OUTCOME_WORDS = {"accepted": "接收", "returned": "退回"}
 

@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 from node.api_schemas import IsoDate, NodeCode, Timestamp
 from node.reports.schemas import FilingAnswer, TimelinessStatus
 
-Level = Literal["province", "city", "county"]
+Level = Literal["national", "province", "city", "county"]
 Bucket = Literal["already_met", "on_track", "at_risk", "off_target", "no_data"]
 
 
 class StatusCounts(BaseModel):
     overdue: int
+    not_enrolled: int
     returned: int
     late: int
     pending: int

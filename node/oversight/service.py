@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+from node.divisions import division
 from node.models import (
     EnvelopeRecord,
     Filing,
@@ -28,8 +29,9 @@ from node.reports.warnings import END_YEAR, meets, trend
 from sync import format_ts, utcnow
 
 # audit statuses, the most urgent first (the default order of the audit page)
-STATUS_ORDER = {"overdue": 0, "returned": 1, "late": 2, "pending": 3, "on_time": 4}
-LEVELS = ("province", "city", "county")
+STATUS_ORDER = {"overdue": 0, "not_enrolled": 1, "returned": 2, "late": 3, "pending": 4,
+                "on_time": 5}
+LEVELS = ("national", "province", "city", "county")
 SORTS = ("status", "due_on", "received_at", "late_days", "code", "name", "level", "filing")
 SILENT_AFTER = timedelta(days=30)  # an office not heard from for this long is listed
 
@@ -42,6 +44,14 @@ def city_of(code: str, nodes: dict[str, KnownNode]) -> str | None:
             return n.code
         n = nodes.get(n.parent_code) if n.parent_code else None
     return None
+
+
+def _expected_city(r: dict[str, Any]) -> str | None:
+    """The city of an office that never enrolled (未接入), from the division tree."""
+    if r["level"] == "city":
+        return str(r["code"])
+    parent = division(r["parent"]) if r["parent"] else None
+    return parent.code if parent is not None and parent.level == "city" else None
 
 
 # the audit of a subtree of thousands of offices takes about a second to compute; its pages,
@@ -88,7 +98,7 @@ async def _audit_rows(session: AsyncSession, *, self_code: str, today: date,
     nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
     rows: list[dict[str, Any]] = rep["rows"]
     for r in rows:
-        r["city"] = city_of(r["code"], nodes)
+        r["city"] = city_of(r["code"], nodes) or _expected_city(r)
         if r["status"] == "overdue" and r["due_on"]:  # still not filed: the clock runs
             r["late_days"] = (today - date.fromisoformat(r["due_on"])).days
     return rows
@@ -150,6 +160,8 @@ async def overview(session: AsyncSession, *, self_code: str, today: date, year: 
     now = utcnow()
     silent = []
     for c in members:
+        if c not in nodes:
+            continue  # never enrolled (未接入): not an office that went silent
         seen = nodes[c].last_contact_at
         if seen is None or now - seen > SILENT_AFTER:
             silent.append({"code": c, "name": nodes[c].name, "level": nodes[c].level,
@@ -171,9 +183,15 @@ async def overview(session: AsyncSession, *, self_code: str, today: date, year: 
     for r in plans + reports:
         if STATUS_ORDER[r["status"]] < STATUS_ORDER.get(worst.get(r["code"], "on_time"), 9):
             worst[r["code"]] = r["status"]
-    tree = [{"code": c, "name": nodes[c].name, "level": nodes[c].level,
-             "parent": nodes[c].parent_code, "status": worst.get(c, "on_time"),
-             "counts": _counts([r for r in plans + reports if r["code"] == c])}
+    per: dict[str, list[dict[str, Any]]] = {}
+    for r in plans + reports:  # once, not a scan of every row per office
+        per.setdefault(r["code"], []).append(r)
+    first: dict[str, dict[str, Any]] = {}
+    for r in rows:  # name, level, parent of every office, enrolled or not (未接入)
+        first.setdefault(r["code"], r)
+    tree = [{"code": c, "name": first[c]["name"], "level": first[c]["level"],
+             "parent": first[c]["parent"], "status": worst.get(c, "on_time"),
+             "counts": _counts(per.get(c, []))}
             for c in members]
     return {"year": year, "generated_on": today.isoformat(),
             "plans": _counts(plans), "reports": _counts(reports), "by_level": by_level,

@@ -16,6 +16,19 @@ def add_month(d: date) -> date:
     return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
 
 
+def add_months(d: date, n: int) -> date:
+    """``n`` calendar months later, clamped to the month's end."""
+    y, m = divmod(d.month - 1 + n, 12)
+    y, m = d.year + y, m + 1
+    return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def child_plan_due(parent_released_on: date, months: int) -> date:
+    """The deadline a parent set for its children's plans: ``months`` after its own first
+    release of the plan (PlanDocument.child_plan_due_months), clamped to month end."""
+    return add_months(parent_released_on, months)
+
+
 def plan_filing_due(released_on: date) -> date:
     """颁布后1个月内报送: release date + one calendar month, clamped to month end."""
     return add_month(released_on)

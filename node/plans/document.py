@@ -56,13 +56,31 @@ class Area(BaseModel):
     measures: str = ""  # 策略措施, free text
 
 
+def _optional_deadline(schema: dict[str, Any]) -> None:
+    """child_plan_due_months may be left out (documents written before it existed, and the
+    console's), also in the serialization schema the console's types are generated from."""
+    # no "default" either: the console's generated types would make a field with a default
+    # non-optional
+    schema.get("properties", {}).get("child_plan_due_months", {}).pop("default", None)
+    req = schema.get("required")
+    if isinstance(req, list) and "child_plan_due_months" in req:
+        req.remove("child_plan_due_months")
+        if not req:
+            del schema["required"]
+
+
 class PlanDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_optional_deadline)
 
     areas: list[Area] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list)
     annual_report_due: str = Field(default="03-31", pattern=r"^\d\d-\d\d$",
                                    description="MM-DD of the year after the reported year")
+    child_plan_due_months: int | None = Field(
+        default=None, ge=1, le=36,
+        description="months after this office's first release of the plan within which each "
+                    "office directly below must file its own plan (none: no deadline, a plan "
+                    "never filed stays pending)")
 
     @field_validator("annual_report_due")
     @classmethod

@@ -3,7 +3,8 @@
 ratio: Σ numerators / Σ denominators × the unit's scale (never the mean of percentages);
 sum, mean, min, max over the children that reported; none: not aggregated. A child that has
 not reported is listed as missing and never counted as zero; coverage is shown with every
-figure.
+figure. The children are the expected ones (node.reports.service.children_of: enrolled plus
+the division tree's children that never enrolled), so coverage is "reported of all".
 """
 
 from __future__ import annotations

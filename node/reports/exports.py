@@ -15,7 +15,8 @@ AUDIT_COLUMNS = [("code", "单位代码"), ("name", "单位名称"), ("level", "
                  ("late_days", "逾期天数")]
 RATE_COLUMNS = [("group", "单位/层级"), ("expected", "应报"), ("due", "已到期"),
                 ("on_time", "按时"), ("late", "逾期报送"), ("returned", "退回"),
-                ("overdue", "逾期未报"), ("pending", "未到期"), ("on_time_rate", "按时率"),
+                ("overdue", "逾期未报"), ("not_enrolled", "未接入"), ("pending", "未到期"),
+                ("on_time_rate", "按时率"),
                 ("reporting_rate", "报送率")]
 FIGURE_COLUMNS = [("code", "指标编码"), ("name", "指标名称"), ("unit", "单位"),
                   ("method", "汇总方式"), ("value", "汇总值"), ("numerator", "分子合计"),
@@ -25,7 +26,7 @@ WARNING_COLUMNS = [("scope", "范围"), ("code", "指标编码"), ("name", "指�
                    ("kind", "预警类型"), ("latest_year", "最新年份"),
                    ("latest_value", "最新值"), ("detail", "说明")]
 STATUS_ZH = {"on_time": "按时", "late": "逾期", "returned": "退回", "overdue": "逾期未报",
-             "pending": "未到期"}
+             "pending": "未到期", "not_enrolled": "未接入"}
 
 
 def _cell(v: Any) -> Any:

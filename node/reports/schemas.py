@@ -133,13 +133,15 @@ class WarningRead(BaseModel):
     latest_value: float
 
 
-TimelinessStatus = Literal["on_time", "late", "returned", "overdue", "pending"]
+# not_enrolled (未接入): the office never enrolled and the filing is past due (see
+# node.audit.timeliness); overdue (超期未报): enrolled, past due, nothing filed
+TimelinessStatus = Literal["on_time", "late", "returned", "overdue", "not_enrolled", "pending"]
 
 
 class TimelinessRow(BaseModel):
     code: NodeCode
     name: str
-    level: Literal["province", "city", "county"]
+    level: Literal["national", "province", "city", "county"]
     parent: str | None
     filing: str = Field(description="plan.<kind> or report.<kind>.<year>")
     due_on: IsoDate | None
@@ -168,6 +170,8 @@ class TimelinessRate(BaseModel):
     late: int
     returned: int
     overdue: int
+    not_enrolled: int = Field(description="past due at an office that never enrolled "
+                              "(counted in due: it lowers the rates)")
     pending: int
     on_time_rate: float | None
     reporting_rate: float | None

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
+from node.divisions import division_children
 from node.errors import BadRequest, Conflict, Forbidden, NotFound
 from node.filings.service import answer_report, refiling_due
 from node.models import (
@@ -163,8 +164,12 @@ async def set_next_year(*, session: AsyncSession, code: str, kind: str, year: in
 
 
 async def children_of(session: AsyncSession, parent: str) -> list[str]:
-    return list((await session.scalars(select(KnownNode.code).where(
-        KnownNode.parent_code == parent).order_by(KnownNode.code))).all())
+    """The children ``parent`` is expected to have: those enrolled with it and those the
+    division tree puts under it (node.divisions) that never enrolled — the real tree is the
+    denominator of coverage (a city of nine counties is "x/9", never "x/enrolled")."""
+    enrolled = set((await session.scalars(select(KnownNode.code).where(
+        KnownNode.parent_code == parent))).all())
+    return sorted(enrolled | set(division_children().get(parent, ())))
 
 
 async def child_values(session: AsyncSession, children: list[str], kind: str, year: int

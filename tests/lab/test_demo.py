@@ -24,9 +24,9 @@ def test_demo_runs_the_scenario_on_real_processes_and_stops() -> None:
     for r in s["audit"]["by_level"]:
         assert 0 <= r["on_time_rate"] <= 1 and 0 <= r["reporting_rate"] <= 1
     (agg,) = s["aggregate_2025"]
-    assert agg["coverage"] == "2/2" and agg["numerator"] == 4
+    assert agg["coverage"] == "2/12" and agg["numerator"] == 4
     (drill,) = s["drilldown_2025_hohhot"]
-    assert drill["children"]["150103"] is None and drill["coverage"] == "1/2"
+    assert drill["children"]["150103"] is None and drill["coverage"] == "1/9"
     assert any(w["scope"] == "150102" and w["kind"] == "off_target" for w in s["warnings"])
     consoles = {n["code"]: n for n in s["consoles"]}
     assert list(consoles) == [n["code"] for n in s["nodes"]]

@@ -54,11 +54,11 @@ async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
         viewer = await _token(c, "150000", "viewer")
         async with c.client("150000", auditor) as cl:
             today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-            r = await cl.get("/api/v1/oversight/filings", params={"year": 2025, "size": 100})
+            r = await cl.get("/api/v1/oversight/filings", params={"year": 2025, "size": 500})
             assert r.status_code == 200, r.text
             page = r.json()
             rows = page["rows"]
-            order = ["overdue", "returned", "late", "pending", "on_time"]
+            order = ["overdue", "not_enrolled", "returned", "late", "pending", "on_time"]
             ranks = [order.index(x["status"]) for x in rows]
             assert ranks == sorted(ranks)  # the most urgent first
             by = {(x["code"], x["filing"]): x for x in rows}
@@ -69,7 +69,11 @@ async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
             refiled = by[("150603", "report.children.2025")]
             assert [h["outcome"] for h in refiled["history"]] == [
                 "accepted", "returned", "accepted"]  # filed, returned, refiled
-            assert page["cities"] == [{"code": "150600", "name": "鄂尔多斯市"}]
+            # the cities of the real tree, 呼和浩特市 never enrolled (its rows 未接入)
+            assert {"code": "150600", "name": "鄂尔多斯市"} in page["cities"]
+            assert {"code": "150100", "name": "呼和浩特市"} in page["cities"]
+            assert by[("150100", "report.women.2025")]["status"] == "not_enrolled"
+            assert by[("150102", "report.women.2025")]["city"] == "150100"
             # filters, server-side paging and sorting
             r = await cl.get("/api/v1/oversight/filings", params={
                 "year": 2025, "level": "county", "status": "late", "kind": "women"})
@@ -110,7 +114,9 @@ async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
                 for k in ("reporting_rate", "on_time_rate"):
                     assert lv[k] is None or 0 <= lv[k] <= 1
             tree = {n["code"]: n for n in ov["tree"]}
-            assert set(tree) == {"150600", "150603", "150602", "150621", "150622"}
+            assert {"150600", "150603", "150602", "150621", "150622"} <= set(tree)
+            assert tree["150100"]["status"] == "not_enrolled"
+            assert tree["150100"]["counts"]["not_enrolled"] == 2
             assert tree["150622"]["status"] == "overdue"
             assert tree["150603"]["parent"] == "150600"
 
@@ -128,7 +134,7 @@ async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
             assert [p["year"] for p in s["points"]][-1] == 2025
             last = s["points"][-1]
             assert (last["numerator"], last["denominator"]) == (3, 55_000)
-            assert last["coverage"] == "3/4" and s["children"]["150622"] is None
+            assert last["coverage"] == "3/9" and s["children"]["150622"] is None
             assert (await cl.get("/api/v1/oversight/series/women/NOPE")).status_code == 404
             # the audit's rows are cached between pages; a new filing shows at once
             await file(c, "150622", "women", 2025, {MMR: (1, 1_000)}, at(2026, 11, 1))

@@ -114,7 +114,7 @@ async def test_reports_aggregation_and_timeliness_audit(
         f = figs[mmr]
         assert (f.numerator, f.denominator) == (3, 55_000)
         assert f.value == pytest.approx(3 / 55_000 * 100_000)
-        assert f.missing == ["150622"] and f.coverage == "3/4"
+        assert "150622" in f.missing and f.coverage == "3/9"  # of all nine counties
         # it compiles and files its own report; the province aggregates the city and drills down
         async with transaction(city.sessions) as s:
             _, n = await service.compile_report(session=s, code="150600", kind="women",
@@ -127,9 +127,9 @@ async def test_reports_aggregation_and_timeliness_audit(
                                                             kind="women", year=2025)}
             drill = {x.code: x for x in await service.figures(
                 session=s, code="150000", kind="women", year=2025, under="150600")}
-        assert top[mmr].value == pytest.approx(f.value) and top[mmr].coverage == "1/1"
+        assert top[mmr].value == pytest.approx(f.value) and top[mmr].coverage == "1/12"
         assert drill[mmr].children["150603"] == pytest.approx(20.0)
-        assert drill[mmr].coverage == "3/4"
+        assert drill[mmr].coverage == "3/9"
 
         # the province audits the counties from its ledger, with the city offline
         c.transport.offline.add("n150600.test")
@@ -148,9 +148,12 @@ async def test_reports_aggregation_and_timeliness_audit(
         assert rows[("150600", "report.women.2025")]["status"] == "late"
         levels = {r["group"]: r for r in rep["by_level"]}
         county = levels["county"]
-        assert county["due"] == 8 and county["on_time"] == 1
-        assert county["on_time_rate"] == pytest.approx(1 / 8)
-        assert county["reporting_rate"] == pytest.approx(4 / 8)  # 3 women + 1 children
+        # 8 filings of the four enrolled counties, plus those of every county of the real
+        # tree that never enrolled (未接入, counted as due: the rates are honest)
+        n = county["not_enrolled"]
+        assert n > 0 and county["due"] == 8 + n and county["on_time"] == 1
+        assert county["on_time_rate"] == pytest.approx(round(1 / (8 + n), 4))
+        assert county["reporting_rate"] == pytest.approx(round(4 / (8 + n), 4))  # 3 + 1
         for r in rep["by_node"] + rep["by_level"]:
             assert r["on_time_rate"] is None or 0 <= r["on_time_rate"] <= 1
             assert r["reporting_rate"] is None or 0 <= r["reporting_rate"] <= 1
