@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { makeI18n } from './i18n'
+import { setUnitTable } from './units'
 import {
   ageText, beijingDate, beijingTime, beijingToday, codeText, daysLeftText, filingText, formatNumber,
   formatPercent, formatValue, lateText, prettyTarget, ratePercent, ratio, statusTag, targetText,
@@ -86,7 +87,8 @@ describe('numbers', () => {
     expect(prettyTarget('<= 12 ‰')).toBe('≤ 12 ‰')
     expect(prettyTarget('>= 95 %')).toBe('≥ 95%')
   })
-  it('ratio of numerator and denominator', () => {
+  it('ratio of numerator and denominator (with the server\'s unit table)', () => {
+    setUnitTable({ units: [{ name: '%', scale: 100, low: 0, high: 100 }, { name: '‰', scale: 1000, low: 0, high: null }, { name: '1/10万', scale: 100000, low: 0, high: null }], aliases: { '/10万': '1/10万' } })
     expect(ratio(45, 50, '%')).toBe(90)
     expect(ratio(3, 1000, '‰')).toBeCloseTo(3)
     expect(ratio(1, 0, '%')).toBeNull()

@@ -41,26 +41,12 @@ export function beijingToday(now: Date = new Date()): string {
   return beijingTime(now.toISOString()).slice(0, 10)
 }
 
-// Words for codes the locale files do not have yet (the national level, the 未接入 status),
-// in each language; the locale's own word wins once it has one.
-const EXTRA_WORDS: Record<string, { zh: string; en: string }> = {
-  'level.national': { zh: '国家级', en: 'National' },
-  'timeliness.not_enrolled': { zh: '未接入', en: 'Not enrolled' },
-}
-
-function isChinese(t: Translate): boolean {
-  return t('level.city') !== 'level.city' && /[\u4e00-\u9fff]/.test(t('level.city'))
-}
-
 /** A coded value as a word (`kind.women` → 妇女); an unknown code is shown as it is. */
 export function codeText(t: Translate, group: string, value: string | null | undefined): string {
   if (value === null || value === undefined || value === '') return DASH
   const key = `${group}.${value}`
   const s = t(key)
-  if (s !== key) return s
-  const extra = EXTRA_WORDS[key]
-  if (extra) return isChinese(t) ? extra.zh : extra.en
-  return value
+  return s !== key ? s : value
 }
 
 /** 按时 / 逾期 N 天 from a receipt's days late. */

@@ -475,8 +475,9 @@ const en: Messages = {
     overdue: 'Overdue, not filed',
     returned: 'Returned',
     pending: 'Not due yet',
+    not_enrolled: 'Not enrolled',
   },
-  level: { province: 'Province', city: 'City', county: 'County' },
+  level: { national: 'National', province: 'Province', city: 'City', county: 'County' },
   role: {
     admin: 'Administrator',
     reviewer: 'Director / reviewer',

@@ -474,8 +474,9 @@ const zhCN = {
     overdue: '超期未报',
     returned: '已退回',
     pending: '未到期',
+    not_enrolled: '未接入',
   },
-  level: { province: '省级', city: '市级', county: '县级' },
+  level: { national: '国家级', province: '省级', city: '市级', county: '县级' },
   role: {
     admin: '管理员',
     reviewer: '主任/审核',
