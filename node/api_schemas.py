@@ -204,7 +204,7 @@ class AuditPage(BaseModel):
 class TodoRead(BaseModel):
     kind: str = Field(description="plan_draft, plan_filing_due, plan_approve, filing_returned, "
                       "report_due, values_missing, consultation, framework_breaks, "
-                      "child_overdue, child_returned, child_filing")
+                      "child_overdue, child_returned, child_not_enrolled, child_filing")
     title: str
     detail: str
     due_on: IsoDate | None

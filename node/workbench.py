@@ -160,7 +160,10 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
                                  report_years=report_years, kinds=kinds or None)
         except (KeyError, ValueError):
             t = {"rows": []}
+        absent: dict[str, str] = {}  # children of the division tree that never enrolled
         for row in t["rows"]:
+            if row["parent"] == self_code and row["status"] == "not_enrolled":
+                absent[row["code"]] = row["name"]
             if row["parent"] != self_code or row["status"] not in ("overdue", "returned"):
                 continue
             what = _filing_words(row["filing"])
@@ -171,6 +174,10 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
             else:
                 items.append(_item("child_returned", f"{row['name']} {what}已退回，待重报",
                                    "等待下级修改后重新报送", "/filings/children", None, today))
+        for code, name in sorted(absent.items()):  # one item per office, not per filing
+            items.append(_item("child_not_enrolled", f"{name}（{code}）未接入",
+                               "尚未入网，报送到期也无从报送：请邀请其入网", "/children",
+                               None, today, "due"))
         since = _now_minus(RECENT)
         names = {n.code: n.name for n in (await session.scalars(select(KnownNode))).all()}
         for f in (await session.scalars(select(Filing).where(

@@ -239,3 +239,17 @@ async def _scenario_reports_only(c: Cluster) -> None:
                                     reasons="分母口径有误", actor="reviewer")
     await c.settle()
     await file(c, "150603", "children", 2025, {"C-HEALTH-01": (6, 1_200)}, at(2026, 4, 5))
+
+
+async def test_the_to_do_names_each_child_that_never_enrolled_once(
+        tmp_path: Path, db_factory: DbFactory) -> None:
+    from node.divisions import division_children
+
+    async with cluster(tmp_path, db_factory, TREE[:4]) as c:  # the city and 2 of its counties
+        admin = await _token(c, "150600", "admin")
+        async with c.client("150600", admin) as cl:
+            items = (await cl.get("/api/v1/todo")).json()
+        absent = [i for i in items if i["kind"] == "child_not_enrolled"]
+        expected = set(division_children()["150600"]) - {"150602", "150603"}
+        assert len(absent) == len(expected) and all(i["link"] == "/children" for i in absent)
+        assert {i["title"].split("（")[1].split("）")[0] for i in absent} == expected
