@@ -208,11 +208,12 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
             if status == "returned" and e is not None and due is not None:
                 late = max(e.late_days, (today - due).days, 0)  # the clock keeps running
             parts = filing.split(".")
-            history = [{"received_at": format_ts(x.received_at), "outcome": x.outcome,
-                        "late_days": x.late_days, "receiver": x.receiver} for x in entries]
+            history: list[dict[str, Any]] = [
+                {"received_at": format_ts(x.received_at), "outcome": x.outcome,
+                 "late_days": x.late_days, "receiver": x.receiver} for x in entries]
             rows.append(Row(code, n.name, n.level, n.parent_code, filing,
                             due.isoformat() if due else None,
-                            format_ts(e.received_at) if e else None,
+                            str(history[-1]["received_at"]) if e else None,  # e: the newest
                             e.receiver if e else None, status,
                             late, parts[1],
                             int(parts[2]) if len(parts) > 2 else None, history))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ def plan_filing_due(released_on: date) -> date:
     return add_month(released_on)
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the audit asks it for every office and year
 def annual_report_due(year: int, mm_dd: str = "03-31") -> date:
     """The report on ``year`` is due on MM-DD of the year after, clamped to the month's end
     as the plan rule is ("02-29" is February 28 in a common year)."""
