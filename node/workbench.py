@@ -27,10 +27,11 @@ from node.models import (
     SentFiling,
     User,
 )
+from node.oversight.exports import KIND_WORDS, filing_words
 from node.plans.dates import annual_report_due, plan_filing_due
 from node.plans.document import PlanDocument
+from sync import utcnow
 
-KIND_WORDS = {"women": "妇女", "children": "儿童"}
 RECENT = timedelta(days=30)
 
 
@@ -54,13 +55,6 @@ def _item(kind: str, title: str, detail: str, link: str, due: date | None, today
     left = (due - today).days if due is not None else None
     sev = severity or ("info" if left is None else "overdue" if left < 0 else "due")
     return TodoItem(kind, title, detail, due.isoformat() if due else None, left, sev, link)
-
-
-def _safe_due(year: int, mm_dd: str) -> date:
-    try:
-        return annual_report_due(year, mm_dd)
-    except ValueError:  # e.g. "02-29" in a common year: the month's last day
-        return annual_report_due(year, "02-28") if mm_dd == "02-29" else date(year + 1, 3, 31)
 
 
 async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
@@ -131,7 +125,7 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
             rep = await session.get(Report, f"{self_code}-{kind}-{year}")
             if rep is not None and rep.status == "filed":
                 continue
-            due = _safe_due(year, mm_dd)
+            due = annual_report_due(year, mm_dd)  # a real month-day, 02-29 clamped
             if has_parent and not member:
                 items.append(_item("report_due", f"{year} 年度{k}规划实施情况报告",
                                    "汇总成员单位数据后报上级", f"/reports/{kind}/{year}",
@@ -166,7 +160,7 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
                 absent[row["code"]] = row["name"]
             if row["parent"] != self_code or row["status"] not in ("overdue", "returned"):
                 continue
-            what = _filing_words(row["filing"])
+            what = filing_words(row["filing"])
             if row["status"] == "overdue":
                 items.append(_item("child_overdue", f"{row['name']} {what}超期未报",
                                    "请督促下级报送", "/filings/children",
@@ -178,7 +172,7 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
             items.append(_item("child_not_enrolled", f"{name}（{code}）未接入",
                                "尚未入网，报送到期也无从报送：请邀请其入网", "/children",
                                None, today, "due"))
-        since = _now_minus(RECENT)
+        since = utcnow() - RECENT
         names = {n.code: n.name for n in (await session.scalars(select(KnownNode))).all()}
         for f in (await session.scalars(select(Filing).where(
                 Filing.received_at >= since, Filing.outcome == "accepted"))).all():
@@ -198,17 +192,3 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
     items.sort(key=lambda i: (order.get(i.severity, 3),
                               i.days_left if i.days_left is not None else 10**6, i.title))
     return items
-
-
-def _filing_words(filing: str) -> str:
-    parts = filing.split(".")
-    k = KIND_WORDS.get(parts[1], parts[1]) if len(parts) > 1 else ""
-    if parts[0] == "plan":
-        return f"{k}规划备案"
-    return f"{parts[2]} 年度{k}报告" if len(parts) > 2 else f"{k}报告"
-
-
-def _now_minus(delta: timedelta) -> Any:
-    from sync import utcnow
-
-    return utcnow() - delta

@@ -30,20 +30,10 @@ async def _token(c: Cluster, code: str, role: str) -> str:
 
 
 async def _scenario(c: Cluster) -> None:
-    await setup_plans(c)
-    await file(c, "150603", "women", 2025, {MMR: (2, 10_000)}, at(2026, 3, 31, 23, 59))
+    """The reports' scenario, and two more counties' women's reports: 1 and 40 days late."""
+    await _scenario_reports_only(c)
     await file(c, "150602", "women", 2025, {MMR: (1, 40_000)}, at(2026, 4, 1, 0, 1))
     await file(c, "150621", "women", 2025, {MMR: (0, 5_000)}, at(2026, 5, 10))
-    await file(c, "150603", "children", 2025, {"C-HEALTH-01": (3, 1_000)}, at(2026, 3, 20))
-    city = c.rt("150600")
-    async with transaction(city.sessions) as s:
-        first = await s.scalar(select(ReceivedReport).where(
-            ReceivedReport.filer == "150603", ReceivedReport.kind == "children"))
-        assert first is not None
-        await filings.return_filing(session=s, rt=city, filing_id=first.id,
-                                    reasons="分母口径有误", actor="reviewer")
-    await c.settle()
-    await file(c, "150603", "children", 2025, {"C-HEALTH-01": (6, 1_200)}, at(2026, 4, 5))
 
 
 async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
