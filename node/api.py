@@ -219,9 +219,10 @@ async def get_audit_log(q: str | None = Query(default=None, max_length=100,
     """Search the hash-chained audit log (who did what, when); server-side paging."""
     cond = []
     if q:
-        like = f"%{q}%"
-        cond.append(or_(AuditEntry.actor.like(like), AuditEntry.action.like(like),
-                        AuditEntry.entity.like(like), AuditEntry.entity_id.like(like)))
+        # the text as typed: % and _ match themselves, not any characters
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        cond.append(or_(*(col.like(like, escape="\\") for col in (
+            AuditEntry.actor, AuditEntry.action, AuditEntry.entity, AuditEntry.entity_id))))
     total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*cond)) or 0
     rows = (await session.scalars(select(AuditEntry).where(*cond)
                                   .order_by(AuditEntry.id.desc())

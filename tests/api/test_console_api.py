@@ -111,6 +111,10 @@ async def test_users_tokens_audit_log_and_todo(tmp_path: Path, db_factory: DbFac
             assert page["total"] == 3 and len(page["items"]) == 2  # 2 creates, 1 update
             assert page["items"][0]["action"] == "user.update"
             assert page["items"][0]["at"].endswith("Z")
+            # the search is text as typed: % and _ are not wildcards
+            assert (await admin.get("/api/v1/audit/log", params={"q": "%"})).json()["total"] == 0
+            assert (await admin.get("/api/v1/audit/log", params={"q": "user_"})).json()[
+                "total"] == 0
             todo = (await admin.get("/api/v1/todo"))
             assert todo.status_code == 200 and isinstance(todo.json(), list)
 
