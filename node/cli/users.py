@@ -82,3 +82,28 @@ def users_unlock(name: str, data_dir: Path = DataDir) -> None:
         typer.echo(f"已解锁 unlocked: {name} may sign in again")
     else:
         typer.echo(f"{name} 未被锁定 was not locked (its failed sign-ins are forgotten)")
+
+
+@users_app.command("list")
+def users_list(data_dir: Path = DataDir) -> None:
+    """The office's users: name, role (as words), member unit, whether disabled."""
+    from sqlalchemy import select
+
+    from node.models import User
+
+    cfg = load_cfg(data_dir)
+    words = {"admin": "管理员", "editor": "编辑", "reviewer": "主任/审核",
+             "member_unit": "成员单位", "auditor": "审计/督查", "viewer": "只读"}
+
+    async def go(rt: Any) -> list[tuple[str, str, str | None, bool]]:
+        async with rt.sessions() as session:
+            return [(u.name, u.role, u.unit, u.disabled) for u in
+                    (await session.scalars(select(User).order_by(User.name))).all()]
+
+    rows = run(lambda: with_rt(cfg, go))
+    if not rows:
+        typer.echo("还没有用户 no users yet: plansync users add NAME --role admin")
+        return
+    for name, role, unit, disabled in rows:
+        typer.echo(f"{name}\t{words.get(role, role)} ({role})\t{unit or '-'}"
+                   + ("\t已停用 disabled" if disabled else ""))

@@ -35,6 +35,8 @@ async def test_init_serve_identity_real_process(tmp_path: Path, db_url: str) -> 
     assert "API token" in out.stdout
     bad = run_cli("users", "add", "bob", "--role", "king", "--data-dir", str(ddir), check=False)
     assert bad.returncode != 0 and "unknown role" in bad.stderr
+    listed = run_cli("users", "list", "--data-dir", str(ddir)).stdout  # the hints name it
+    assert "alice\t管理员 (admin)" in listed and "bob" not in listed
     assert "audit chain intact" in run_cli("audit", "verify", "--data-dir", str(ddir)).stdout
 
 
