@@ -27,6 +27,81 @@ class SchemaBehind(Exception):
     """The database schema is older than this software: run `plansync db upgrade`."""
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be used: its file is missing, the server does not answer, the
+    database does not exist or refuses the user. The message says which and what to do."""
+
+
+def shown_url(engine: AsyncEngine) -> str:
+    """The engine's URL without its password (for messages)."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def check_file(engine: AsyncEngine) -> None:
+    """Raise :class:`DatabaseUnavailable` if the engine is SQLite and its file is missing:
+    connecting would silently create an empty database in its place."""
+    if engine.dialect.name != "sqlite":
+        return
+    db = engine.url.database
+    if db and db != ":memory:" and not Path(db).exists():
+        raise DatabaseUnavailable(
+            f"数据库文件不存在 the database file {db} is missing: restore the data directory "
+            "from a backup (`plansync restore`), or check --data-dir and database_url in "
+            "node.json / PLANSYNC_DATABASE_URL")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+    return seen
+
+
+def explain(exc: BaseException, url: str) -> str | None:
+    """What went wrong connecting to the database at ``url`` (password hidden), in words
+    with the fix; None if ``exc`` is not a connection problem."""
+    import socket
+    import sqlite3
+
+    where = ("check the database URL (database_url in node.json, PLANSYNC_DATABASE_URL, or "
+             "--database-url of init)")
+    for e in _causes(exc):
+        name = type(e).__name__
+        if name == "InvalidCatalogNameError":
+            return (f"数据库不存在 database does not exist: {url} ({e}); create it first "
+                    f"(e.g. `createdb`) or {where}")
+        if name in ("InvalidPasswordError", "InvalidAuthorizationSpecificationError"):
+            return (f"数据库拒绝登录 the database refused the user in {url} ({e}); "
+                    f"check the user name and password, or {where}")
+        if isinstance(e, socket.gaierror):
+            return f"数据库主机未知 unknown database host in {url} ({e}); {where}"
+        if isinstance(e, (ConnectionError, TimeoutError)) or (
+                isinstance(e, OSError) and e.errno is not None):
+            return (f"无法连接数据库 cannot reach the database server of {url} ({e}); is it "
+                    f"running and is the host/port right? {where}")
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in str(e):
+            return (f"无法打开数据库文件 cannot open the SQLite file of {url} ({e}): its "
+                    f"folder is missing or not writable; {where}")
+    return None
+
+
+async def _guarded(engine: AsyncEngine, fn: Any) -> Any:
+    try:
+        return await fn()
+    except (SchemaBehind, DatabaseUnavailable):
+        raise
+    except Exception as e:
+        why = explain(e, shown_url(engine))
+        if why is None:
+            raise
+        raise DatabaseUnavailable(why) from e
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # SQLite has one writer: one pooled connection serialises this process's transactions,
@@ -95,8 +170,13 @@ def _current(conn: Connection) -> str | None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        return await conn.run_sync(_current)
+    """The schema revision; :class:`DatabaseUnavailable` if the server cannot be used."""
+    async def go() -> str | None:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_current)
+
+    rev: str | None = await _guarded(engine, go)
+    return rev
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
@@ -107,12 +187,17 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(_run)
+    async def go() -> None:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run)
+
+    await _guarded(engine, go)
 
 
 async def ensure_current(engine: AsyncEngine) -> None:
-    """Raise :class:`SchemaBehind` unless the database is at the head revision."""
+    """Raise :class:`SchemaBehind` unless the database is at the head revision, and
+    :class:`DatabaseUnavailable` if it cannot be reached or its file is missing."""
+    check_file(engine)
     cur, head = await current_revision(engine), head_revision()
     if cur != head:
         raise SchemaBehind(

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from node.cli.common import Actor, DataDir, acting, echo_json, fail, tx
+from node.cli.common import Actor, DataDir, acting, echo_json, fail, out_path, tx
 
 plan_app = typer.Typer(help="This office's plans (规划): draft, consult, review, publish.",
                        no_args_is_help=True)
@@ -130,8 +130,24 @@ def plan_revise(plan_id: str, as_: str = Actor, data_dir: Path = DataDir) -> Non
     typer.echo(f"{plan.id}: {plan.status} (revision of v{plan.current_version})")
 
 
+EXPORT_SUFFIXES = (".xlsx", ".json")
+
+
+def _export_out(value: Path) -> Path:
+    """``plan export --out``: a .xlsx or .json file in a folder that exists."""
+    if value.suffix.lower() not in EXPORT_SUFFIXES:
+        got = value.suffix or "a name without a suffix"
+        raise typer.BadParameter(f"{value.name}: plan export writes .xlsx (the task table) or "
+                                 f".json (the whole document), not {got}; name the file e.g. "
+                                 "plan.xlsx")
+    checked = out_path(value)
+    assert checked is not None
+    return checked
+
+
 @plan_app.command("export")
-def plan_export(plan_id: str, out: Path = typer.Option(..., help="file.xlsx or file.json"),
+def plan_export(plan_id: str, out: Path = typer.Option(..., help="file.xlsx or file.json",
+                                                       callback=_export_out),
                 version: int = typer.Option(None, min=1, max=2**31 - 1,
                                             help="a published version (default: draft)"),
                 data_dir: Path = DataDir) -> None:
@@ -156,7 +172,7 @@ def plan_export(plan_id: str, out: Path = typer.Option(..., help="file.xlsx or f
     doc = parse_document(document)
     if out.suffix.lower() == ".xlsx":
         out.write_bytes(write_xlsx(doc, title))
-    else:
+    else:  # .json (_export_out refused anything else)
         out.write_text(json.dumps({"title": title, **doc.dump()}, ensure_ascii=False,
                                   indent=1), "utf-8")
     typer.echo(f"已导出 exported {plan_id} to {out}")

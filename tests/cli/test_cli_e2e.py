@@ -46,6 +46,8 @@ async def test_serve_refuses_schema_behind(tmp_path: Path, db_factory: DbFactory
             "--parent-url", "http://127.0.0.1:9", "--data-dir", str(ddir),
             "--database-url", await db_factory())
     empty = await db_factory()
+    if empty.startswith("sqlite"):  # an empty database: the file exists (a missing file is
+        Path(empty.split("///", 1)[1]).touch()  # refused, tests/cli/test_data_dir.py)
     p = run_cli("serve", "--data-dir", str(ddir), "--port", str(free_port()),
                 env={"PLANSYNC_DATABASE_URL": empty}, check=False)
     assert p.returncode == 1
