@@ -119,9 +119,12 @@ class SyncClient:
         return results
 
     async def pull(
-        self, base_url: str, *, signer: Signer, code: str, after: int, limit: int = 500
+        self, base_url: str, *, signer: Signer, code: str, after: int, limit: int = 500,
+        epoch: str | None = None,
     ) -> dict[str, Any]:
         target = f"/sync/v1/feed?after={after}&limit={limit}"
+        if epoch:  # the puller's own epoch: signed with the rest of the request
+            target += f"&epoch={epoch}"
         headers = sign_request(signer, code, "GET", target)
         data: dict[str, Any] = await self._call("GET", f"{base_url}{target}", headers=headers)
         return data

@@ -4,7 +4,8 @@ A row is delivered when the neighbour answers ``accepted`` or ``duplicate``. A t
 failure (unreachable, timeout, 5xx) backs off every pending row of that neighbour with
 exponential backoff and full jitter. A typed rejection is final (the row goes ``dead`` and
 shows in /metrics) except for codes the neighbour may resolve later (it may not yet know the
-origin's key).
+origin's key). An answer with a new epoch (the neighbour was restored from a backup) puts
+back what it may have lost (node.protocol.outbox.note_peer_epoch).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from node.db import transaction
 from node.models import EnvelopeRecord, KnownNode, OutboxRow
+from node.protocol.outbox import note_peer_epoch
 from node.runtime import NodeRuntime
 from sync import PeerRejected, TransportError, backoff, utcnow
 
@@ -98,6 +100,9 @@ async def deliver_target(rt: NodeRuntime, target: str) -> Outcome:
                         attempts, cap=rt.settings.max_backoff_seconds))))
             await session.execute(update(KnownNode).where(KnownNode.code == target)
                                   .values(last_contact_at=now))
+            epochs = {res.get("epoch") for res in results if isinstance(res, dict)}
+            if len(epochs) == 1:  # a new one queues what it lost; the loop sends it next
+                await note_peer_epoch(session, target, epochs.pop())
         rt.metrics.deliveries.labels("delivered").inc(len(delivered))
         if dead:
             rt.metrics.deliveries.labels("dead").inc(len(dead))

@@ -7,6 +7,7 @@ import logging
 from node.db import transaction
 from node.models import KnownNode
 from node.protocol.inbox import ingest
+from node.protocol.outbox import note_peer_epoch, own_epoch
 from node.protocol.registry import Registry
 from node.runtime import NodeRuntime
 from sync import TransportError, utcnow
@@ -16,7 +17,9 @@ log = logging.getLogger("plansync.feed")
 
 async def pull_parent(rt: NodeRuntime, registry: Registry, *, limit: int = 500) -> int:
     """Catch up from the parent's feed; returns how many envelopes were read. Envelopes are
-    ingested exactly like pushed ones; the cursor advances only after their batch committed."""
+    ingested exactly like pushed ones; the cursor advances only after their batch committed.
+    A page with another epoch than the parent showed before means the parent was restored
+    from a backup: the cursor goes back to 0 and what went up to it is offered again."""
     if not rt.cfg.parent_url:
         return 0
     total = 0
@@ -29,14 +32,22 @@ async def pull_parent(rt: NodeRuntime, registry: Registry, *, limit: int = 500) 
             pnode = await session.get(KnownNode, parent)
             assert pnode is not None
             cursor = pnode.feed_cursor
+            epoch = await own_epoch(session, rt.cfg.code)
+            resyncing = me is not None and me.resync_since is not None
         try:
             page = await rt.client.pull(rt.cfg.parent_url, signer=rt.signer, code=rt.cfg.code,
-                                        after=cursor, limit=limit)
+                                        after=cursor, limit=limit, epoch=epoch)
         except TransportError as e:
             log.info("pull from parent failed", extra={"error": str(e)})
             return total
+        if page.get("epoch") is not None:
+            async with transaction(rt.sessions) as session:
+                if await note_peer_epoch(session, parent, page.get("epoch")):
+                    continue  # the parent was restored: read its feed again from 0
         entries = page["entries"]
         if not entries:
+            if resyncing:
+                await _caught_up(rt)
             return total
         results = await ingest(rt, registry, [e["envelope"] for e in entries],
                                via=f"feed:{parent}")
@@ -51,4 +62,17 @@ async def pull_parent(rt: NodeRuntime, registry: Registry, *, limit: int = 500) 
             pnode.last_contact_at = utcnow()
         total += len(entries)
         if not page["more"]:
+            if resyncing:
+                await _caught_up(rt)
             return total
+
+
+async def _caught_up(rt: NodeRuntime) -> None:
+    """A restored node has read its parent's feed to the end — including what the parent
+    gave back of its own, queued when the parent saw the new epoch in the first request: it
+    takes pushes again (its children re-offer theirs now; docs/protocol.md)."""
+    async with transaction(rt.sessions) as session:
+        me = await session.get(KnownNode, rt.cfg.code)
+        if me is not None and me.resync_since is not None:
+            me.resync_since = None
+            log.warning("caught up with the parent after a restore; taking pushes again")

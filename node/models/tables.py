@@ -73,6 +73,12 @@ class KnownNode(Base):
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     feed_cursor: Mapped[int] = mapped_column(BigId, default=0)  # for the parent: our cursor
+    # outbox/feed epoch (docs/protocol.md, Restored nodes): on the self row this node's own
+    # (random, replaced by `plansync restore`); on a neighbour's row the last one it showed
+    epoch: Mapped[str | None] = mapped_column(String(32))
+    # self row only: set by `plansync restore` (node with a parent); until the node has read
+    # its parent's feed to the end once, it answers pushes 503 (docs/protocol.md)
+    resync_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class NodeKey(Base):
@@ -120,6 +126,10 @@ class EnvelopeRecord(Base):
     local: Mapped[bool] = mapped_column(Boolean)  # addressed to (applied at) this node
     raw: Mapped[Any] = mapped_column(JSON)
     receipt: Mapped[Any] = mapped_column(JSON)
+    # this node's own envelope, given back by a neighbour after a restore and not yet used
+    # again (node.protocol.outbox.emit reuses it instead of signing a second answer)
+    reclaimed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false",
+                                            index=True)
 
 
 class OutboxRow(Base):

@@ -87,6 +87,10 @@ async def post_envelopes(request: Request, rt: NodeRuntime = Depends(get_rt)) ->
 async def get_feed(request: Request,
                    after: int = Query(0, ge=0, le=2**63 - 1, description="cursor: last seq read"),
                    limit: int = Query(100, ge=1, le=10_000),
+                   epoch: str | None = Query(None, min_length=1, max_length=32,
+                                             pattern="^[0-9a-f]+$",
+                                             description="the child's own epoch "
+                                             "(docs/protocol.md, Restored nodes)"),
                    rt: NodeRuntime = Depends(get_rt)) -> dict[str, Any]:
     """Envelopes queued for the calling child, after its cursor ``after`` (the request is
     signed with the child's key: the X-Plansync-* headers). A child that was offline reads
@@ -95,7 +99,7 @@ async def get_feed(request: Request,
     child = verify_request(dict(request.headers.items()) | _canon_headers(request), "GET",
                            target, b"", await _child_keys(rt),
                            timedelta(seconds=rt.settings.max_clock_skew_seconds))
-    return await read_feed(rt, child=child, after=max(0, after), limit=limit)
+    return await read_feed(rt, child=child, after=max(0, after), limit=limit, epoch=epoch)
 
 
 async def _child_keys(rt: NodeRuntime) -> Callable[[str, str], str | None]:

@@ -8,20 +8,30 @@ Handlers validate before they write: a Rejected raised by a handler must leave n
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
 from node.db import order_lock, transaction
 from node.errors import Unavailable
-from node.models import EnvelopeRecord, KnownNode
+from node.models import EnvelopeRecord, KnownNode, OwnKey
 from node.protocol import policy
 from node.protocol.directory import load_directory
-from node.protocol.outbox import envelope_row, kick_after_commit, outbox_rows, write
+from node.protocol.outbox import (
+    envelope_row,
+    kick_after_commit,
+    outbox_rows,
+    own_epoch,
+    reclaimed_received_at,
+    write,
+)
 from node.protocol.registry import Context, Registry, RejectedAfterWrites
 from node.runtime import NodeRuntime
 from sync import (
@@ -30,8 +40,12 @@ from sync import (
     Rejected,
     envelope_hash,
     format_ts,
+    known_types,
+    signing_bytes,
     utcnow,
+    validate_envelope_shape,
     verify,
+    verify_signature,
 )
 
 log = logging.getLogger("plansync.inbox")
@@ -90,6 +104,12 @@ async def _ingest_once(rt: NodeRuntime, registry: Registry, docs: list[Any], via
     s = rt.settings
     async with transaction(rt.sessions) as session:
         await order_lock(session)
+        me = await session.get(KnownNode, rt.cfg.code)
+        if via == "push" and me is not None and me.resync_since is not None:
+            raise Unavailable(
+                "节点刚从备份恢复，正在与上级同步 this node was restored from a backup and is "
+                "catching up with its parent first; send again later", code="resyncing")
+        reclaiming = await _holds_reclaimed(session, rt.cfg.code)
         directory = await load_directory(session, rt.cfg.code)
         ids = [d["id"] for d in docs if isinstance(d, dict) and isinstance(d.get("id"), str)]
         stored: dict[str, tuple[str, Any]] = {}
@@ -119,6 +139,14 @@ async def _ingest_once(rt: NodeRuntime, registry: Registry, docs: list[Any], via
                     raise Rejected(ErrorCode.id_conflict,
                                    f"envelope {env_id} was already received with other content",
                                    "/id")
+                if isinstance(doc, dict) and doc.get("origin") == rt.cfg.code:
+                    # our own envelope, given back by a neighbour after we were restored
+                    back = await _reclaim(session, doc, rt.cfg.code, received_at, now)
+                    stored[str(env_id)] = (envelope_hash(doc), back)
+                    reclaiming = True
+                    results.append(back)
+                    counted.append((doc.get("type"), "accepted"))
+                    continue
                 checked = verify(doc, directory=directory, max_body_bytes=s.max_body_bytes,
                                  max_skew=timedelta(seconds=s.max_clock_skew_seconds))
                 env: Envelope = doc
@@ -129,6 +157,12 @@ async def _ingest_once(rt: NodeRuntime, registry: Registry, docs: list[Any], via
                     "received_at": received_at,
                 }
                 ctx = Context(session, rt, directory, env)
+                if route.local and reclaiming:
+                    # a filing re-offered after a restore is decided on the time it was first
+                    # received (our own answer, given back, says when): the same answer again
+                    first = await reclaimed_received_at(session, rt.cfg.code, env["id"])
+                    if first is not None:
+                        ctx.rt = dataclasses.replace(rt, clock=_fixed(first))
                 if route.local:
                     try:
                         await policy.check_references(session, env)
@@ -177,4 +211,48 @@ async def _ingest_once(rt: NodeRuntime, registry: Registry, docs: list[Any], via
             await session.execute(update(KnownNode).where(KnownNode.code.in_(touched))
                                   .values(last_contact_at=utcnow()))
         kick_after_commit(session, rt, targets)
+        # every answer names this node's epoch: a sender that sees it change knows this node
+        # was restored from a backup and re-offers what it sent (docs/protocol.md)
+        epoch = await own_epoch(session, rt.cfg.code)
+    if epoch is not None:
+        results = [{**r, "epoch": epoch} for r in results]
     return results, counted
+
+
+def _fixed(at: datetime) -> Callable[[], datetime]:
+    return lambda: at
+
+
+async def _holds_reclaimed(session: AsyncSession, code: str) -> bool:
+    return bool(await session.scalar(select(EnvelopeRecord.id).where(
+        EnvelopeRecord.origin == code, EnvelopeRecord.reclaimed.is_(True)).limit(1)))
+
+
+async def _reclaim(session: AsyncSession, doc: dict[str, Any], code: str, received_at: str,
+                   now: datetime) -> dict[str, Any]:
+    """Take back an envelope this node signed (a neighbour gives it back after a restore,
+    docs/protocol.md "Restored nodes"). Only this node's own keys verify it; it is stored,
+    not applied and not relayed, and marked ``reclaimed`` so that :func:`emit` sends it
+    again instead of signing a second answer to the same filing."""
+    validate_envelope_shape(doc)
+    env: Envelope = doc  # type: ignore[assignment]
+    if env["type"] not in known_types():
+        raise Rejected(ErrorCode.unknown_type, f"unknown envelope type {env['type']!r}", "/type")
+    key = await session.get(OwnKey, env["key_id"])
+    if key is None:
+        raise Rejected(ErrorCode.unknown_key,
+                       f"key {env['key_id']} is not one of this node's keys", "/key_id")
+    try:
+        signed = signing_bytes(env)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise Rejected(ErrorCode.invalid_envelope,
+                       f"envelope cannot be canonicalised: {e}") from None
+    if not verify_signature(key.public_key, env["signature"], signed):
+        raise Rejected(ErrorCode.bad_signature, "signature does not verify with this node's "
+                       "own key", "/signature")
+    receipt = {"id": env["id"], "status": "accepted", "receiver": code,
+               "received_at": received_at}
+    row = envelope_row(env, local=False, receipt={"id": env["id"], "status": "reclaimed"},
+                       content_hash=envelope_hash(env), now=now)
+    await session.execute(insert(EnvelopeRecord), [{**row, "reclaimed": True}])
+    return receipt

@@ -36,7 +36,7 @@ OPEN = {"POST /api/v1/auth/token", "POST /api/v1/auth/login", "POST /api/v1/auth
 # comments, reasons) goes in a JSON body; add a name here only if it is not such text.
 QUERY_NAMES = {"format", "version", "under", "subtree", "year", "from_year", "after", "limit",
                "page", "size", "level", "kind", "status", "city", "office", "sort", "order",
-               "scope",
+               "scope", "epoch",  # the feed's: a node's random hex outbox epoch
                "q"}  # the audit log's search term: a user name, an action or an entity id
 
 
