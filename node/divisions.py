@@ -62,3 +62,14 @@ def division_children() -> dict[str, tuple[str, ...]]:
     for d in divisions().values():
         kids.setdefault(d.parent or NATIONAL, []).append(d.code)
     return {k: tuple(sorted(v)) for k, v in kids.items()}
+
+
+def tree_parent(code: str) -> str | None:
+    """The parent of ``code`` in the whole-country tree: a province's is the national level
+    (000000), the national level has none; None also for a code not in the tree."""
+    if code == NATIONAL:
+        return None
+    d = divisions().get(code)
+    if d is None:
+        return None
+    return d.parent or NATIONAL

@@ -7,6 +7,10 @@ A hierarchy of `plansync serve` processes on loopback ports (SQLite, in-process 
                         └─ 呼和浩特市 150100 ─┬─ 新城区 150102
                                              └─ 回民区 150103
 
+With ``--national`` the national node 国务院妇儿工委 000000 sits above the province: it
+releases the first framework, the province builds its own on it and files it there, and the
+national node's audit and aggregate count the 34 provincial-level units (the others 未接入).
+
 Everything goes through each office's HTTP API as its users would, and between offices only
 through the signed protocol. Release dates are set relative to today so that the filing
 deadlines (one month after release) fall on both sides of today.
@@ -25,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from node.divisions import NATIONAL
 from node.lab.harness import DEMO_PASSWORD, ProcessCluster
 
 PROVINCE, ORDOS, HOHHOT = "150000", "150600", "150100"
@@ -36,9 +41,10 @@ STEPS = 9
 
 
 class Demo:
-    def __init__(self, cluster: ProcessCluster, quiet: bool) -> None:
+    def __init__(self, cluster: ProcessCluster, quiet: bool, national: bool = False) -> None:
         self.c = cluster
         self.quiet = quiet
+        self.national = national
         self.today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
         self.tokens: dict[str, dict[str, str]] = {}
         self.t0 = time.monotonic()
@@ -50,7 +56,8 @@ class Demo:
 
     def step(self, zh: str, en: str) -> None:
         self.n += 1
-        self.say(f"[{self.n}/{STEPS}] {zh} {en}  ({time.monotonic() - self.t0:.1f}s)")
+        steps = STEPS + self.national
+        self.say(f"[{self.n}/{steps}] {zh} {en}  ({time.monotonic() - self.t0:.1f}s)")
 
     def day(self, delta: int) -> str:
         return (self.today + timedelta(days=delta)).isoformat()
@@ -78,7 +85,7 @@ class Demo:
         return users
 
     async def users(self) -> None:
-        for code in TREE:
+        for code in self.c.members:
             self.tokens[code] = {}
             for user, role, unit in self.users_of(code):
                 r = await self.as_(code, "admin", "POST", "/api/v1/users",
@@ -166,6 +173,12 @@ class Demo:
                                      responsible_units=units.get(i["area"], ("", []))[1])
                                 for i in sample["indicators"] if i["plan"] == "women"],
                  "annual_report_due": "12-31"}
+        if self.national:  # the national node releases first; the province builds on it
+            npid = await self.draft_to_approved(NATIONAL, women,
+                                                "中国妇女发展纲要（2021—2030年）")
+            await self.publish(NATIONAL, npid, self.day(-150))
+            women = {**await self.framework_doc(PROVINCE, NATIONAL), "annual_report_due": "12-31"}
+            self.say("    ✓ the national framework reached the province")
         pid = await self.draft_to_approved(PROVINCE, women,
                                            "内蒙古自治区妇女发展规划（2021—2030年）", comment=True)
         await self.publish(PROVINCE, pid, self.day(-120))
@@ -247,8 +260,25 @@ class Demo:
         self.step("及时性督查", "the province's timeliness audit of its whole subtree")
         audit = await self.as_(PROVINCE, "admin", "GET",
                                "/api/v1/audit/timeliness?from_year=2024")
+        extra: dict[str, Any] = {}
+        if self.national:
+            self.step("全国汇总与督查", "the national node: the aggregate across provinces and "
+                      "the audit of the whole country")
+            await self.as_(PROVINCE, "editor", "POST", "/api/v1/reports/women/2025/compile")
+            await self.as_(PROVINCE, "director", "POST", "/api/v1/reports/women/2025/file")
+            await self.received(NATIONAL, 1)
+            nagg = await self.as_(NATIONAL, "admin", "GET", "/api/v1/aggregates/women/2025")
+            naudit = await self.as_(NATIONAL, "admin", "GET",
+                                    "/api/v1/audit/timeliness?from_year=2025")
+            extra = {"national_aggregate_2025": [a for a in nagg if a["code"] == MMR],
+                     "national_audit_by_level": naudit["by_level"],
+                     "national_audit_provinces": sorted(
+                         {r["code"] for r in naudit["rows"] if r["level"] == "province"})}
+            (a,) = extra["national_aggregate_2025"]
+            self.say(f"    national coverage {a['coverage']}; provinces expected "
+                     f"{len(extra['national_audit_provinces'])}, the others 未接入")
         self.step("完成", "done")
-        return {"nodes": [{"code": m.code, "name": m.name, "level": m.level, "url": m.url,
+        return {**extra, "nodes": [{"code": m.code, "name": m.name, "level": m.level, "url": m.url,
                            "parent": m.parent} for m in self.c.members.values()],
                 "aggregate_2025": [a for a in agg if a["code"] == MMR],
                 "drilldown_2025_hohhot": [a for a in drill if a["code"] == MMR],
@@ -302,7 +332,8 @@ def print_summary(s: dict[str, Any]) -> None:
     print(f"\n完成 done in {s['seconds']} s.")
 
 
-async def run_demo(*, keep: bool, as_json: bool, workdir: Path | None) -> dict[str, Any]:
+async def run_demo(*, keep: bool, as_json: bool, workdir: Path | None,
+                   national: bool = False) -> dict[str, Any]:
     base = workdir or Path(tempfile.mkdtemp(prefix="plansync-demo-"))
     quiet = as_json
 
@@ -311,14 +342,16 @@ async def run_demo(*, keep: bool, as_json: bool, workdir: Path | None) -> dict[s
             print(f"    [{i}/{n}] {what}", flush=True)
 
     if not quiet:
-        print(f"启动 starting 7 offices as separate `plansync serve` processes in {base}")
-    cluster = await ProcessCluster.create(base, TREE, progress=progress)
+        print(f"启动 starting {len(TREE) + national} offices as separate `plansync serve` "
+              f"processes in {base}")
+    tree = [NATIONAL, *TREE] if national else TREE
+    cluster = await ProcessCluster.create(base, tree, progress=progress)
     try:
         await cluster.start_all(progress=progress)
         if not quiet:
             print("入网 enrolling every office with its parent (one-time tokens)")
         await cluster.enrol_all(progress=progress)
-        summary = await Demo(cluster, quiet).run()
+        summary = await Demo(cluster, quiet, national).run()
         summary["workdir"] = str(base)
         if as_json:
             print(json.dumps(summary, ensure_ascii=False, indent=2))

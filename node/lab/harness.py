@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from node.config import build_config, default_database_url
-from node.divisions import divisions
+from node.divisions import NATIONAL, division, divisions, tree_parent
 
 STATE = "cluster.json"
 
@@ -106,13 +106,15 @@ class ProcessCluster:
     async def create(cls, base: Path, codes: list[str], *, pg_admin: str | None = None,
                      redis_url: str | None = None, env: dict[str, str] | None = None,
                      progress: Any = None) -> ProcessCluster:
-        divs = divisions()
         c = cls(base=base, redis_url=redis_url, pg_admin=pg_admin, env=env or {})
         base.mkdir(parents=True, exist_ok=True)
         inside = set(codes)
         for i, code in enumerate(codes):
-            d = divs[code]
-            parent = d.parent if d.parent in inside else None
+            d = division(code)  # 000000 included: the optional national root
+            if d is None:
+                raise KeyError(f"{code} is not a GB/T 2260 code in divisions.json")
+            up = tree_parent(code)  # a province's is 000000 (when it is in the cluster)
+            parent = up if up in inside else None
             ddir = base / code
             db = (await _create_pg(pg_admin, code) if pg_admin
                   else default_database_url(ddir))
@@ -305,19 +307,21 @@ async def _create_pg(admin: str, code: str) -> str:
     return admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/" + name
 
 
-def pick(root: str, depth: int | None = None, limit_children: int | None = None) -> list[str]:
+def pick(root: str, depth: int | None = None, limit_children: int | None = None,
+         national: bool = False) -> list[str]:
     """Codes of ``root``'s subtree, parents first, preceded by the root's ancestors (every
     node but a province needs its parent); optionally only ``depth`` levels down and the
-    first ``limit_children`` children of each node."""
+    first ``limit_children`` children of each node. ``national``: the national node 000000
+    comes first, above the provinces (``root`` may be 000000 itself: every province)."""
     kids: dict[str | None, list[str]] = {}
     for d in divisions().values():
-        kids.setdefault(d.parent, []).append(d.code)
-    if root not in divisions():
+        kids.setdefault(d.parent or NATIONAL, []).append(d.code)
+    if root != NATIONAL and root not in divisions():
         raise KeyError(f"{root} is not a GB/T 2260 code in divisions.json")
-    chain: list[str] = []
-    up = divisions()[root].parent
+    chain: list[str] = [NATIONAL] if national and root != NATIONAL else []
+    up = divisions()[root].parent if root != NATIONAL else None
     while up is not None:
-        chain.insert(0, up)
+        chain.insert(1 if chain[:1] == [NATIONAL] else 0, up)
         up = divisions()[up].parent
     out: list[str] = chain
     todo = [(root, 0)]

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from node.app import create_app
 from node.config import NodeConfig, Settings, build_config
 from node.db import create_engine, transaction, upgrade
-from node.divisions import divisions
+from node.divisions import division, tree_parent
 from node.lab.transport import RoutingTransport
 from node.provision import provision
 from node.runtime import NodeRuntime
@@ -58,8 +58,11 @@ class Simulation:
         return self._template
 
     async def add(self, code: str) -> None:
-        d = divisions()[code]
-        parent = d.parent if d.parent in self.cfgs else None
+        d = division(code)  # 000000 included: the optional national root
+        if d is None:
+            raise KeyError(f"{code} is not a GB/T 2260 code in divisions.json")
+        up = tree_parent(code)  # a province's is 000000 (when it is simulated)
+        parent = up if up in self.cfgs else None
         ddir = self.base / code
         cfg = build_config({"code": code, "name": d.name, "level": d.level,
                             "base_url": url_of(code),
@@ -85,7 +88,7 @@ class Simulation:
 
         from node.protocol.enrol import create_invite, enroll_with_parent
 
-        parent = divisions()[code].parent
+        parent = tree_parent(code)
         assert parent is not None
         prt = self.rt(parent)
         async with transaction(prt.sessions) as s:
@@ -94,7 +97,7 @@ class Simulation:
         await enroll_with_parent(self.rt(code), token)
 
     async def enrol_all(self, progress: Callable[[int, int], Any] | None = None) -> None:
-        todo = [c for c in self.apps if divisions()[c].parent in self.apps]
+        todo = [c for c in self.apps if tree_parent(c) in self.apps]
         for i, code in enumerate(todo):
             await self.enrol(code)
             if progress and (i + 1) % 100 == 0:

@@ -2,7 +2,7 @@
 // node's OpenAPI does not describe yet (GET /api/v1/filings/{id}); it goes through `raw`.
 import { api, ok, raw, type Schemas } from './client'
 
-export type Level = 'province' | 'city' | 'county'
+export type Level = 'national' | 'province' | 'city' | 'county'
 export type NodeInfo = Schemas['NodeInfo']
 export type Me = Schemas['Me']
 export type LoginAnswer = Schemas['SessionRead']

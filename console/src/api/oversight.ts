@@ -6,7 +6,7 @@ import { api, ok, type Schemas } from './client'
 import type { AuditFilters } from '@/oversight'
 
 export type Status = 'on_time' | 'late' | 'returned' | 'overdue' | 'pending'
-export type Level = 'province' | 'city' | 'county'
+export type Level = 'national' | 'province' | 'city' | 'county'
 export type Bucket = 'already_met' | 'on_track' | 'at_risk' | 'off_target' | 'no_data'
 export const STATUSES: Status[] = ['overdue', 'returned', 'late', 'pending', 'on_time']
 export const BUCKETS: Bucket[] = ['already_met', 'on_track', 'at_risk', 'off_target', 'no_data']
