@@ -18,6 +18,7 @@ from node.filings import service as filings
 from node.filings.schemas import Returned, ReturnIn
 from node.models import ReceivedReport, User
 from node.reports import exports, service
+from node.reports.document import DOCX
 from node.reports.schemas import (
     KIND,
     Compiled,
@@ -149,6 +150,29 @@ async def get_report(kind: Kind, year: Year, session: AsyncSession = SessionDep,
     rep = await service.get_report(session, rt.cfg.code, kind, year)
     return ReportRead.model_validate({"status": rep.status,
                                       **await service.report_body(session, rep)})
+
+
+@router.get("/reports/{kind}/{year}/document",
+            summary="监测报告 The annual monitoring report as a Word document",
+            response_class=Response, responses={200: {
+                "description": "the monitoring report (.docx)",
+                "content": {DOCX: {"schema": {"type": "string", "format": "binary"}}}},
+                **REPORT_CHANGE})
+async def get_report_document(kind: Kind, year: Year, session: AsyncSession = SessionDep,
+                              rt: NodeRuntime = Depends(get_rt),
+                              _: User = Depends(require(Perm.read))) -> Response:
+    """This office's annual monitoring report of the year as a .docx ready to print: the
+    indicator table, the status buckets, the warnings with their reasons, charts, and at a
+    city or province the aggregate of its children (404 without a report of the year, 409
+    without a plan)."""
+    from node.reports.document import monitoring_report
+
+    name, data = await monitoring_report(
+        session=session, code=rt.cfg.code, name=rt.cfg.name, kind=kind, year=year,
+        volatility=rt.settings.volatility_threshold, now=datetime.now(rt.cfg.zone))
+    return Response(data, media_type=DOCX, headers={
+        "Content-Disposition": exports.attachment(
+            name, f"monitoring-report-{rt.cfg.code}-{kind}-{year}.docx")})
 
 
 @router.get("/reports/received", summary="收到的报告 Reports received from the subtree",

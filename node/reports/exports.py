@@ -59,3 +59,12 @@ def to_xlsx(sheets: list[tuple[str, Sequence[dict[str, Any]], list[tuple[str, st
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def attachment(filename: str, fallback: str) -> str:
+    """``Content-Disposition`` of a download with a Chinese file name (RFC 6266/5987): an
+    ASCII ``filename`` for old clients and the UTF-8 ``filename*`` for the others."""
+    from urllib.parse import quote
+
+    ascii_name = fallback.encode("ascii", "replace").decode().replace('"', "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
