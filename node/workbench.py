@@ -30,6 +30,8 @@ from node.models import (
 from node.oversight.exports import KIND_WORDS, filing_words
 from node.plans.dates import annual_report_due, plan_filing_due
 from node.plans.document import PlanDocument
+from node.reports.service import enterable
+from node.units.service import chase_list
 from sync import utcnow
 
 RECENT = timedelta(days=30)
@@ -38,7 +40,7 @@ RECENT = timedelta(days=30)
 @dataclass
 class TodoItem:
     kind: str  # plan_draft | plan_filing_due | filing_returned | report_due | values_missing
-    #          | consultation | framework_breaks | child_overdue | child_filing
+    #          | consultation | framework_breaks | child_overdue | child_filing | unit_late
     title: str
     detail: str
     due_on: str | None
@@ -57,8 +59,8 @@ def _item(kind: str, title: str, detail: str, link: str, due: date | None, today
     return TodoItem(kind, title, detail, due.isoformat() if due else None, left, sev, link)
 
 
-async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
-               ) -> list[TodoItem]:
+async def todo(session: AsyncSession, *, user: User, self_code: str, today: date,
+               unit_lead_days: int = 30) -> list[TodoItem]:
     items: list[TodoItem] = []
     me = await session.get(KnownNode, self_code)
     has_parent = bool(me and me.parent_code)
@@ -130,6 +132,14 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
                 items.append(_item("report_due", f"{year} 年度{k}规划实施情况报告",
                                    "汇总成员单位数据后报上级", f"/reports/{kind}/{year}",
                                    due, today))
+            if not member:  # member units whose yearly report to this office is late
+                for late in await chase_list(session=session, code=self_code, kind=kind,
+                                             year=year, user=user, today=today,
+                                             lead_days=unit_lead_days):
+                    what = "被退回未重交" if late.status == "returned" else "超期未交"
+                    items.append(_item("unit_late", f"{late.unit}：{year} 年度{k}成员单位报告"
+                                       f"{what}", "请催报成员单位", f"/unit-reports/{kind}/{year}",
+                                       date.fromisoformat(late.due_on), today, "overdue"))
             own = plans.get(kind)
             if own is None:
                 continue
@@ -137,9 +147,13 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
             entered = {v.code for v in (await session.scalars(select(ReportValue).where(
                 ReportValue.report_id == f"{self_code}-{kind}-{year}"))).all()}
             missing: dict[str, int] = {}
+            # a member unit: the indicators it may enter (task table, else the indicators' own
+            # units: node.reports.service.enterable)
+            mine = set((await enterable(session=session, code=self_code, kind=kind,
+                                        user=user))[0]) if member else set()
             for ind in doc.indicators:
-                unit = ind.lead_unit or "本级妇儿工委办"
-                if ind.code not in entered and (not member or unit == user.unit):
+                unit = (user.unit or "") if member else ind.lead_unit or "本级妇儿工委办"
+                if ind.code not in entered and (not member or ind.code in mine):
                     missing[unit] = missing.get(unit, 0) + 1
             for unit, n in sorted(missing.items()):
                 items.append(_item("values_missing", f"{unit}：{year} 年 {n} 项{k}指标未填报",

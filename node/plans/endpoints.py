@@ -19,7 +19,7 @@ from node.errors import BadRequest, Conflict, Forbidden, NotFound
 from node.filings import service as filings
 from node.filings.schemas import FilingRead, Returned, ReturnIn, SentFilingRead
 from node.models import Framework, Plan, PlanComment, PlanEvent, PlanVersion, SentFiling
-from node.plans import service
+from node.plans import service, tasks
 from node.plans.document import (
     DocumentError,
     PlanDocument,
@@ -51,6 +51,7 @@ from node.plans.schemas import (
     UnitTable,
 )
 from node.plans.sheets import read_xlsx, storable, write_xlsx
+from node.reports.service import enterable
 from node.runtime import NodeRuntime
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
@@ -368,6 +369,81 @@ async def export_plan(plan_id: str, format: Literal["json", "xlsx"] = "json",
             "Content-Disposition": f'attachment; filename="{plan_id}.xlsx"'})
     return Response(json.dumps({"title": title, **doc.dump()}, ensure_ascii=False, indent=1),
                     media_type="application/json")
+
+
+# ---- the task decomposition table (任务分解表, node.plans.tasks) ------------------------------
+
+TASKS_BODY = {"requestBody": {"required": True, "content": {
+    MULTIPART: {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "the XLSX task table (任务分解表)"}}},
+                "encoding": {"file": {"contentType": XLSX}}}}}}
+TASK_FILE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "the task table as XLSX (title, 序号 | 规划内容 | 牵头单位 | 责任单位)",
+    "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+
+
+@router.get("/plans/{plan_id}/tasks", summary="任务分解表 The plan's task table",
+            responses=PLAN)
+async def get_tasks(plan_id: str, session: AsyncSession = SessionDep,
+                    _: Any = Depends(require(Perm.read))) -> tasks.TaskTableRead:
+    """The plan's task decomposition table: 序号, 规划内容, 牵头单位, 责任单位 per section, and
+    the indicators each row links (it decides which member unit enters which values)."""
+    return await tasks.get_table(session=session, plan_id=plan_id)
+
+
+@router.get("/plans/{plan_id}/tasks/mine", summary="本人可填报的指标 What I may enter",
+            responses={**PLAN, **errors(409)})
+async def get_enterable(plan_id: str, session: AsyncSession = SessionDep,
+                        rt: NodeRuntime = Depends(get_rt),
+                        user: Any = Depends(require(Perm.read))) -> tasks.Enterable:
+    """The indicators and areas the signed-in user may enter in this plan's annual reports:
+    for a member unit, those the task table (else the indicators' own units) names it for."""
+    plan = await service.get_plan(session, plan_id)
+    codes, areas = await enterable(session=session, code=rt.cfg.code, kind=plan.kind,
+                                   user=user)
+    return tasks.Enterable(indicators=codes, areas=areas)
+
+
+@router.put("/plans/{plan_id}/tasks", summary="保存任务分解表 Replace the plan's task table",
+            responses=PLAN)
+async def put_tasks(plan_id: str, req: tasks.TaskTableIn, session: AsyncSession = SessionDep,
+                    user: Any = Depends(require(Perm.plans_edit))) -> tasks.TaskTableRead:
+    """Replace the whole table (a bad row — an indicator not in the plan, a section of the
+    other plan kind — is refused naming the row; nothing changes)."""
+    return await tasks.replace_table(session=session, plan_id=plan_id, rows=req.rows,
+                                     actor=user.name)
+
+
+@router.post("/plans/{plan_id}/tasks/import", openapi_extra=TASKS_BODY,
+             summary="导入任务分解表 Import the task table (XLSX)", responses=PLAN)
+async def import_tasks(plan_id: str, request: Request, session: AsyncSession = SessionDep,
+                       user: Any = Depends(require(Perm.plans_edit))) -> tasks.TaskTableRead:
+    """Replace the table from an XLSX file laid out as seed 001's tables (multipart field
+    ``file``); a malformed file is refused with the row named, and nothing changes."""
+    if not request.headers.get("content-type", "").lower().startswith(MULTIPART):
+        raise BadRequest("请以 multipart/form-data 上传 XLSX upload the XLSX as the form field "
+                         "'file'", code="invalid_request")
+    upload = (await read_form(request)).get("file")
+    if not isinstance(upload, UploadFile):
+        raise BadRequest("请附上文件 attach the XLSX task table as the form field 'file'",
+                         code="invalid_request")
+    return await tasks.import_xlsx(session=session, plan_id=plan_id, raw=await upload.read(),
+                                   actor=user.name)
+
+
+@router.get("/plans/{plan_id}/tasks/export", summary="导出任务分解表 Export the task table (XLSX)",
+            response_model=tasks.TaskTableRead, responses={**TASK_FILE, **PLAN})
+async def export_tasks(plan_id: str, format: Literal["xlsx", "json"] = "xlsx",
+                       session: AsyncSession = SessionDep,
+                       _: Any = Depends(require(Perm.read))) -> Response:
+    """The task table as XLSX, in the layout it is imported in (or as JSON)."""
+    if format == "json":
+        t = await tasks.get_table(session=session, plan_id=plan_id)
+        return Response(t.model_dump_json(), media_type="application/json")
+    return Response(await tasks.export_xlsx(session=session, plan_id=plan_id),
+                    media_type=XLSX, headers={
+                        "Content-Disposition": f'attachment; filename="{plan_id}-tasks.xlsx"'})
 
 
 @router.get("/frameworks", summary="上级框架 Frameworks received from ancestors",

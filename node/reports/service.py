@@ -27,6 +27,7 @@ from node.models import (
 )
 from node.plans.dates import annual_report_due, late_days
 from node.plans.document import KINDS, PlanDocument, parse_document
+from node.plans.tasks import names_unit, units_for
 from node.plans.units import value_problem
 from node.protocol.directory import load_directory
 from node.protocol.outbox import emit
@@ -90,14 +91,36 @@ def _editable(rep: Report) -> None:
 
 
 def _may_enter(user: User, areas: set[str], units: set[str]) -> None:
-    """A member unit enters only the parts for areas/indicators it leads or supports."""
+    """A member unit enters only the parts for areas/indicators it leads or supports: as the
+    plan's task table names them (node.plans.tasks.entering_units), else as the indicators'
+    own 牵头单位/责任单位 say."""
     if user.role in ("admin", "editor"):
         return
     if user.role != "member_unit":
         raise Forbidden(f"role {user.role} may not enter report values")
-    if not user.unit or user.unit not in units:
+    if not user.unit or not names_unit(units, user.unit):
         raise Forbidden(f"成员单位 {user.unit or '(none set)'} is neither the lead unit nor a "
                         f"responsible unit here (those are: {'、'.join(sorted(units)) or '-'})")
+
+
+async def enterable(*, session: AsyncSession, code: str, kind: str, user: User
+                    ) -> tuple[list[str], list[str]]:
+    """The indicator codes and areas ``user`` may enter, by the rule of :func:`_may_enter`
+    (the console shows a member unit only these)."""
+    doc = await _require_doc(session, code, kind)
+    named = await units_for(session, f"{code}-{kind}", doc)
+
+    def allowed(units: set[str]) -> bool:
+        try:
+            _may_enter(user, set(), units)
+        except Forbidden:
+            return False
+        return True
+
+    codes = [i.code for i in doc.indicators if allowed(set(named.get(i.code, [])))]
+    areas = [a.name for a in doc.areas if allowed(
+        {u for i in doc.indicators if i.area == a.name for u in named.get(i.code, [])})]
+    return codes, areas
 
 
 async def enter_value(*, session: AsyncSession, code: str, kind: str, year: int,
@@ -108,7 +131,8 @@ async def enter_value(*, session: AsyncSession, code: str, kind: str, year: int,
     ind = doc.by_code().get(indicator)
     if ind is None:
         raise BadRequest(f"indicator {indicator} is not in this office's {kind} plan")
-    _may_enter(user, {ind.area}, {u for u in [ind.lead_unit, *ind.responsible_units] if u})
+    _may_enter(user, {ind.area}, set((await units_for(session, f"{code}-{kind}", doc))
+                                     .get(indicator, [])))
     problem = value_problem(code=indicator, unit=ind.unit, aggregation=ind.aggregation,
                             value=value, numerator=numerator, denominator=denominator)
     if problem is not None:
@@ -138,8 +162,8 @@ async def enter_narrative(*, session: AsyncSession, code: str, kind: str, year: 
     doc = await _require_doc(session, code, kind)
     if area not in {a.name for a in doc.areas}:
         raise BadRequest(f"area {area!r} is not in this office's {kind} plan")
-    units = {u for i in doc.indicators if i.area == area
-             for u in [i.lead_unit, *i.responsible_units] if u}
+    named = await units_for(session, f"{code}-{kind}", doc)
+    units = {u for i in doc.indicators if i.area == area for u in named.get(i.code, [])}
     _may_enter(user, {area}, units)
     rep = await get_report(session, code, kind, year, create=True)
     _editable(rep)
