@@ -137,6 +137,9 @@ export function filingText(t: Translate, filing: string | null | undefined): str
   if (what === 'report' && kind && /^\d{4}$/.test(year ?? '')) {
     return t('oversight.filingReport', { kind: codeText(t, 'kind', kind), year })
   }
+  if (what === 'evaluation' && kind && (year === '2025' || year === '2030')) {
+    return t('evaluation.filing', { kind: codeText(t, 'kind', kind), stage: codeText(t, 'evaluationStage', year) })
+  }
   return filing
 }
 

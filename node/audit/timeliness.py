@@ -6,7 +6,9 @@ of a county is complete while the city in between is offline.
 The subtree is the real one: the offices enrolled below this node **and** every office the
 division tree (node.divisions, computed once per call) puts below them that never enrolled —
 a city of nine counties with one enrolled is audited over nine. Below an office that never
-enrolled its own division children are expected too (the whole expected tree).
+enrolled its own division children are expected too (the whole expected tree). At the
+optional national node (000000) the first level is the 34 provincial-level units of the
+division tree (node.divisions.division_children), so the whole country is audited.
 
 Expected filings per node of the subtree:
 - each plan (women, children): due one month after that node's release. Until the filing
@@ -57,6 +59,16 @@ def _in_period(what: str, year: int) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise ValueError(f"{what} {year} 不在规划期内 is outside the plan period "
                          f"{FIRST_YEAR}–{LAST_YEAR}")
+
+
+STAGES = (2025, 2030)  # mid-term and final evaluation (中期评估, 终期评估), node.evaluations
+EVALUATION_DUE = "06-30"  # default due day of an evaluation report, of the year after a stage
+
+
+def evaluation_due(stage: int, mm_dd: str | None = None) -> date:
+    """The evaluation report on ``stage`` (2025 or 2030) is due on MM-DD of the year after
+    (default June 30), clamped to the month's end as annual reports are."""
+    return annual_report_due(stage, mm_dd or EVALUATION_DUE)
 
 
 def expected_years(today: date, from_year: int = FIRST_YEAR) -> range:
@@ -116,6 +128,8 @@ def _key(e: _Led) -> str:
     """What a ledger row is about: ``plan.<kind>`` or ``report.<kind>.<year>``."""
     if e.filing_type == "plan.filing":
         return f"plan.{e.kind}"
+    if e.filing_type == "evaluation.filing":  # node.evaluations: year is the stage
+        return f"evaluation.{e.kind}.{e.year}"
     return f"report.{e.kind}.{e.year}"
 
 
@@ -149,10 +163,14 @@ def _status(
 async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                      subtree: str | None = None, year: int | None = None,
                      report_years: range | None = None,
-                     kinds: dict[str, str] | None = None) -> dict[str, Any]:
+                     kinds: dict[str, str] | None = None,
+                     evaluations: dict[str, str | None] | None = None) -> dict[str, Any]:
     """``kinds`` maps each plan kind in force here to its annual report due day (MM-DD);
-    by default both kinds, due March 31. ValueError if ``year`` or a report year is outside
-    the plan period; KeyError if ``subtree`` is not known here."""
+    by default both kinds, due March 31. ``evaluations`` maps plan kinds to the due day of
+    their evaluation reports (None: June 30); an evaluation of a stage (2025, 2030) is
+    expected when the stage is one of the report years audited; by default none is
+    expected (callers pass :func:`evaluation_days_in_force`). ValueError if ``year`` or a
+    report year is outside the plan period; KeyError if ``subtree`` is not known here."""
     if year is not None:
         _in_period("year", year)
     for y in report_years or ():
@@ -199,6 +217,10 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
             expected += [(f"report.{k}.{y}", annual_report_due(y, day)) for y in years
                          if joined is None or annual_report_due(y, day) >= joined
                          or (code, f"report.{k}.{y}") in by]
+        for k, ev_day in (evaluations or {}).items():  # mid-term / final evaluations
+            expected += [(f"evaluation.{k}.{y}", evaluation_due(y, ev_day)) for y in STAGES
+                         if y in years and (joined is None or evaluation_due(y, ev_day)
+                                            >= joined or (code, f"evaluation.{k}.{y}") in by)]
         for filing, due in expected:
             entries = by.get((code, filing), [])
             status, e = _status(entries, due, today, n.enrolled)
@@ -306,6 +328,20 @@ async def kinds_in_force(session: AsyncSession, code: str) -> dict[str, str]:
         doc = await own_document(session, code, k)
         if doc is not None:
             out[k] = doc.annual_report_due
+    return out
+
+
+async def evaluation_days_in_force(session: AsyncSession, code: str
+                                   ) -> dict[str, str | None]:
+    """Plan kinds this node has and the due day of their evaluation reports (None: the
+    default, June 30) — what the audit expects evaluations of (node.evaluations)."""
+    from node.reports.service import own_document
+
+    out: dict[str, str | None] = {}
+    for k in KINDS:
+        doc = await own_document(session, code, k)
+        if doc is not None:
+            out[k] = doc.evaluation_due
     return out
 
 

@@ -61,12 +61,13 @@ def _optional_deadline(schema: dict[str, Any]) -> None:
     console's), also in the serialization schema the console's types are generated from."""
     # no "default" either: the console's generated types would make a field with a default
     # non-optional
-    schema.get("properties", {}).get("child_plan_due_months", {}).pop("default", None)
-    req = schema.get("required")
-    if isinstance(req, list) and "child_plan_due_months" in req:
-        req.remove("child_plan_due_months")
-        if not req:
-            del schema["required"]
+    for name in ("child_plan_due_months", "evaluation_due"):
+        schema.get("properties", {}).get(name, {}).pop("default", None)
+        req = schema.get("required")
+        if isinstance(req, list) and name in req:
+            req.remove(name)
+            if not req:
+                del schema["required"]
 
 
 class PlanDocument(BaseModel):
@@ -81,6 +82,22 @@ class PlanDocument(BaseModel):
         description="months after this office's first release of the plan within which each "
                     "office directly below must file its own plan (none: no deadline, a plan "
                     "never filed stays pending)")
+    evaluation_due: str | None = Field(
+        default=None, pattern=r"^\d\d-\d\d$",
+        description="MM-DD of the year after an evaluation stage (2025 mid-term, 2030 "
+                    "final) by which the evaluation report is due (none: 06-30)")
+
+    @field_validator("evaluation_due")
+    @classmethod
+    def _evaluation_day(cls, v: str | None) -> str | None:
+        """A real month-day, as annual_report_due (node.evaluations.service clamps it)."""
+        if v is None:
+            return v
+        m, d = (int(x) for x in v.split("-"))
+        if not (1 <= m <= 12 and 1 <= d <= calendar.monthrange(2024, m)[1]):
+            raise ValueError(f"评估报告截止日无效 evaluation_due {v!r} is not a month-day "
+                             "(MM-DD, e.g. 06-30)")
+        return v
 
     @field_validator("annual_report_due")
     @classmethod

@@ -1,0 +1,1 @@
+"""Mid-term (2025) and final (2030) evaluations (中期评估, 终期评估)."""
