@@ -144,7 +144,8 @@ async def get_todo(user: User = UserDep, session: AsyncSession = SessionDep,
     not yet entered, and children overdue — overdue first, then by days left. A member-unit
     user sees the work of its unit."""
     today = utcnow().astimezone(rt.cfg.zone).date()
-    items = await todo(session, user=user, self_code=rt.cfg.code, today=today)
+    items = await todo(session, user=user, self_code=rt.cfg.code, today=today,
+                       unit_lead_days=rt.settings.unit_report_lead_days)
     return [TodoRead.model_validate(i.as_dict()) for i in items]
 
 

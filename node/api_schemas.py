@@ -16,7 +16,7 @@ from node.auth.service import NAME_MAX, PASSWORD_MAX, UNIT_MAX, Role
 from node.protocol.enrol import INVITE_NAME_MAX, MAX_TTL_HOURS
 
 REF = "#/components/schemas/"
-CODE_PATTERN = r"^[1-9][0-9]{5}$"  # a GB/T 2260 division code
+CODE_PATTERN = r"^([1-9][0-9]{5}|000000)$"  # GB/T 2260 division code (000000: national)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # ---- wire types -------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class UserUpdate(BaseModel):
 class NodeInfo(BaseModel):
     code: NodeCode
     name: str
-    level: Literal["province", "city", "county"]
+    level: Literal["national", "province", "city", "county"]
     parent: NodeCode | None
 
 
@@ -204,7 +204,8 @@ class AuditPage(BaseModel):
 class TodoRead(BaseModel):
     kind: str = Field(description="plan_draft, plan_filing_due, plan_approve, filing_returned, "
                       "report_due, values_missing, consultation, framework_breaks, "
-                      "child_overdue, child_returned, child_not_enrolled, child_filing")
+                      "child_overdue, child_returned, child_not_enrolled, child_filing, "
+                      "unit_late (a member unit's yearly report is late)")
     title: str
     detail: str
     due_on: IsoDate | None
@@ -237,7 +238,7 @@ class InviteRead(BaseModel):
 class ChildRead(BaseModel):
     code: NodeCode
     name: str
-    level: Literal["province", "city", "county"]
+    level: Literal["national", "province", "city", "county"]
     base_url: str | None
     enrolled_at: Timestamp | None
     last_contact_at: Timestamp | None

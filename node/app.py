@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
@@ -20,7 +21,7 @@ from node.api_schemas import Health, Readiness, resolve_named
 from node.config import NodeConfig, Settings
 from node.db import SchemaBehind, ensure_current, transaction
 from node.deps import clean_input, enrol_guard
-from node.errors import NodeError
+from node.errors import NodeError, Unauthenticated
 from node.ops.logs import node_code, request_id
 from node.runtime import NodeRuntime
 from node.wiring import build_registry
@@ -116,12 +117,16 @@ def create_app(
             raise
         app.state.rt = rt
         checker = keytrust.start_loop(rt)
+        from node.reminders import service as reminders
+
+        reminder_loop = reminders.start_loop(rt)  # the daily digest (docs/operations.md)
         log.info("node started", extra={"code": cfg.code, "node_level": cfg.level.value,
                                          "delivery": "arq" if cfg.redis_url else "in-process"})
         try:
             yield
         finally:
             await keytrust.stop_loop(checker)
+            await reminders.stop_loop(reminder_loop)
             await rt.close()
 
     # every route: no NUL characters in path or query, strict JSON API bodies (node.deps)
@@ -229,11 +234,23 @@ def create_app(
     @app.get("/metrics", tags=["ops"], summary="监控指标 Prometheus metrics",
              response_class=PlainTextResponse, responses={200: {
                  "description": "Prometheus text exposition format",
-                 "content": {"text/plain": {"schema": {"type": "string"}}}}})
+                 "content": {"text/plain": {"schema": {"type": "string"}}}},
+                 401: {"description": "PLANSYNC_METRICS_TOKEN is set and the request does "
+                       "not carry it", "content": {"application/json": {
+                           "schema": {"$ref": "#/components/schemas/Error"}}}}})
     async def metrics(request: Request) -> PlainTextResponse:
-        """Prometheus text format: requests, latencies, envelopes, outbox depth and age."""
+        """Prometheus text format: requests, latencies, envelopes, outbox depth and age.
+        With ``PLANSYNC_METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
         from node.delivery.deliver import outbox_stats
 
+        if settings.metrics_token is not None:  # compared in constant time
+            sent = request.headers.get("authorization", "").encode()
+            expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+            if not hmac.compare_digest(sent, expected):
+                raise Unauthenticated(
+                    "监控指标需要令牌 /metrics needs the token: send `Authorization: Bearer "
+                    "<PLANSYNC_METRICS_TOKEN>` (Prometheus: authorization.credentials)",
+                    code="metrics_token_required", headers={"WWW-Authenticate": "Bearer"})
         rt: NodeRuntime = request.app.state.rt
         counts, age = await outbox_stats(rt)
         for status in ("pending", "delivered", "dead"):
@@ -243,11 +260,13 @@ def create_app(
                                  media_type="text/plain; version=0.0.4")
 
     from node.api import router as api_router
+    from node.evaluations.endpoints import router as evaluations_router
     from node.filings.endpoints import router as filings_router
     from node.oversight.endpoints import router as oversight_router
     from node.plans.endpoints import router as plans_router
     from node.protocol.endpoints import router as sync_router
     from node.reports.endpoints import router as reports_router
+    from node.units.endpoints import router as units_router
 
     # POST /sync/v1/enroll: per-address limit on unknown enrolment tokens (node.deps)
     app.include_router(sync_router, dependencies=[Depends(enrol_guard, scope="function")])
@@ -256,6 +275,11 @@ def create_app(
     app.include_router(reports_router)
     app.include_router(filings_router)  # after plans': /filings/sent is theirs
     app.include_router(oversight_router)
+    from node.reminders.endpoints import router as reminders_router
+
+    app.include_router(reminders_router)
+    app.include_router(units_router)
+    app.include_router(evaluations_router)
     from node import console
 
     console.mount(app, settings)  # /docs and the web console; its catch-all comes last

@@ -14,13 +14,14 @@ from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_FILE = "node.json"
 KEY_FILE = "node_key.pem"
 
 _CODE = re.compile(r"^[1-9]\d{5}$")
+NATIONAL_CODE = "000000"  # the optional national level (node.divisions.NATIONAL)
 
 
 class ConfigError(Exception):
@@ -28,12 +29,20 @@ class ConfigError(Exception):
 
 
 class Level(StrEnum):
+    national = "national"  # optional: 000000 国务院妇儿工委, above the provinces
     province = "province"
     city = "city"
     county = "county"
 
 
-LEVEL_DEPTH = {Level.province: 0, Level.city: 1, Level.county: 2}
+LEVEL_DEPTH = {Level.national: 0, Level.province: 1, Level.city: 2, Level.county: 3}
+# the levels a node's children may have (the only ones it enrols): the national node only
+# provinces; a province its cities and the counties the division tree puts directly under it
+# (a municipality's districts, 省直辖县); a city its counties. A province's parent is the
+# national node when there is one (a province may also be a root).
+CHILD_LEVELS: dict[Level, tuple[Level, ...]] = {
+    Level.national: (Level.province,), Level.province: (Level.city, Level.county),
+    Level.city: (Level.county,)}
 
 
 class Settings(BaseSettings):
@@ -58,12 +67,17 @@ class Settings(BaseSettings):
     # the drafting workflow: consultation rounds (征求意见) a plan needs before expert review
     # (seed 000 asks for three; at most 3 are possible, node.plans.service.MAX_ROUNDS)
     min_consultation_rounds: int = Field(default=1, ge=0, le=3)
+    # member units' yearly reports (成员单位年度报告) are due this many days before the
+    # office's own annual report (node.units.service.unit_due)
+    unit_report_lead_days: int = Field(default=30, ge=0, le=180)
     sweep_interval_seconds: float = 5.0
     # key transparency: how often to ask every ancestor which key it holds for this node
     # (0 = never; the first check runs key_check_delay_seconds after start)
     key_check_interval_seconds: float = 3600.0
     key_check_delay_seconds: float = 60.0
     max_backoff_seconds: float = 600.0  # cap of the exponential retry delay
+    # `plansync enroll`: how long to wait for the parent before saying it does not answer
+    enrol_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # run the in-process delivery loop as a background task (tests drive it by hand)
     delivery_loop: bool = True
     # sign-in lockout and enrolment-token limits (node.auth.limits, docs/operations.md):
@@ -78,6 +92,30 @@ class Settings(BaseSettings):
     # console/dist folder next to the node package, see docs/console.md)
     session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     console_dir: Path | None = None
+    # reminders (node.reminders, docs/operations.md): the serve process checks every
+    # reminder_check_seconds whether the day's digest is due; a failed send is retried
+    # reminder_retry_seconds later, at most reminder_max_attempts times; the SMTP password
+    # comes only from here (PLANSYNC_REMINDER_SMTP_PASSWORD), never from the database
+    reminders_loop: bool = True
+    reminder_check_seconds: float = Field(default=60.0, gt=0)
+    reminder_max_attempts: int = Field(default=3, ge=1, le=20)
+    reminder_retry_seconds: float = Field(default=300.0, ge=0)
+    reminder_timeout_seconds: float = Field(default=30.0, gt=0)
+    reminder_smtp_password: SecretStr | None = None
+    # GET /metrics: when set, only with `Authorization: Bearer <token>` (Prometheus
+    # `authorization.credentials`); unset, /metrics is open as before (docs/operations.md)
+    metrics_token: SecretStr | None = None  # never shown in a repr or a log
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, v: object) -> object:
+        if v is None or v == "":
+            return None  # an empty PLANSYNC_METRICS_TOKEN= (.env files): /metrics is open
+        raw = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if not isinstance(raw, str) or len(raw) < 16 or raw != raw.strip():
+            raise ValueError("PLANSYNC_METRICS_TOKEN must be at least 16 characters without "
+                             "surrounding spaces (e.g. `openssl rand -hex 32`)")
+        return v
 
 
 class NodeConfig(BaseModel):
@@ -96,7 +134,7 @@ class NodeConfig(BaseModel):
     @field_validator("code")
     @classmethod
     def _code(cls, v: str) -> str:
-        if not _CODE.match(v):
+        if v != NATIONAL_CODE and not _CODE.match(v):
             raise ValueError(
                 f"node code {v!r} must be a 6-digit GB/T 2260 division code such as 150603"
             )
@@ -150,9 +188,17 @@ class NodeConfig(BaseModel):
 
     @model_validator(mode="after")
     def _parent(self) -> NodeConfig:
-        if self.level is Level.province and self.parent_url:
-            raise ValueError("a province node is the top of the tree: remove parent_url")
-        if self.level is not Level.province and not self.parent_url:
+        national = self.level is Level.national
+        if national and self.code != NATIONAL_CODE:
+            raise ValueError(f"the national node's code is {NATIONAL_CODE} (国务院妇儿工委), "
+                             f"not {self.code}")
+        if not national and self.code == NATIONAL_CODE:
+            raise ValueError(f"code {NATIONAL_CODE} is the national level: pass --level national")
+        if national and self.parent_url:
+            raise ValueError("the national node is the top of the tree: remove parent_url")
+        # a province is a root, or enrols under the national node (parent_url); below it a
+        # parent is required
+        if self.level in (Level.city, Level.county) and not self.parent_url:
             raise ValueError(
                 f"a {self.level.value} node needs a parent: pass --parent-url "
                 "(the base URL of the office one level up) to plansync init"
@@ -168,13 +214,72 @@ class NodeConfig(BaseModel):
         return self.data_dir / KEY_FILE
 
     def public_dict(self) -> dict[str, object]:
-        """What ``init`` writes to ``node.json`` (data_dir is implied by the file's place)."""
+        """What ``init`` writes to ``node.json`` (data_dir is implied by the file's place).
+        A SQLite file inside the data directory is stored relative to it, so a copied or
+        restored directory uses its own database (:func:`relative_database_url`)."""
         d = self.model_dump(mode="json", exclude={"data_dir"})
+        d["database_url"] = relative_database_url(self.database_url, self.data_dir)
         return d
 
 
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
 def default_database_url(data_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{(data_dir / 'plansync.db').resolve()}"
+    return f"{SQLITE_PREFIX}{(data_dir / 'plansync.db').resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other databases and ``:memory:``)."""
+    if not url.startswith(SQLITE_PREFIX):
+        return None
+    path = url[len(SQLITE_PREFIX):].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def _query(url: str) -> str:
+    return "?" + url.split("?", 1)[1] if "?" in url else ""
+
+
+def relative_database_url(url: str, data_dir: Path) -> str:
+    """``url`` as ``node.json`` stores it: a SQLite file inside ``data_dir`` becomes a path
+    relative to it (``sqlite+aiosqlite:///plansync.db``); anything else is kept as is."""
+    path = sqlite_path(url)
+    if path is None or not path.is_absolute():
+        return url
+    try:
+        rel = path.resolve().relative_to(data_dir.resolve())
+    except ValueError:
+        return url
+    return SQLITE_PREFIX + rel.as_posix() + _query(url)
+
+
+def _stored_database_url(url: str, ddir: Path) -> tuple[str, bool]:
+    """The database URL ``node.json`` in ``ddir`` stores, made absolute for this process,
+    and whether the file should be rewritten in the relative form. A relative SQLite path is
+    relative to the data directory. An absolute one written by an older plansync is kept
+    when it points inside this directory or outside any data directory; one that points into
+    *another* data directory (one holding a ``node.json``: this directory is a copy) is
+    replaced by the file of the same name here — a copy never writes to the original."""
+    path = sqlite_path(url)
+    if path is None:
+        return url, False
+    root = ddir.resolve()
+    rest = _query(url)
+    if not path.is_absolute():
+        return f"{SQLITE_PREFIX}{root / path}{rest}", False
+    try:
+        path.resolve().relative_to(root)
+        return url, True
+    except ValueError:
+        pass
+    in_other_data_dir = (path.parent / CONFIG_FILE).exists()
+    original_gone = not path.exists() and (root / path.name).exists()
+    if in_other_data_dir or original_gone:
+        return f"{SQLITE_PREFIX}{root / path.name}{rest}", True
+    return url, False
 
 
 def _format(err: ValidationError) -> str:
@@ -182,8 +287,8 @@ def _format(err: ValidationError) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "config"
         msg = str(e["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {loc}: {msg}")
-    return "invalid node configuration:\n" + "\n".join(lines)
+        lines.append(f"{loc}: {msg}")
+    return "invalid node configuration: " + "; ".join(lines)
 
 
 def build_config(data: dict[str, object]) -> NodeConfig:
@@ -216,17 +321,35 @@ def load_config(data_dir: Path | None = None, settings: Settings | None = None) 
         raise ConfigError(f"{path} is not valid JSON ({e}); fix or re-run plansync init") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a JSON object")
+    migrate = False
+    if isinstance(raw.get("database_url"), str):
+        raw["database_url"], migrate = _stored_database_url(raw["database_url"], ddir)
+    on_disk = {k: v for k, v in raw.items() if k != "data_dir"}
     for field in ("database_url", "redis_url", "base_url", "parent_url", "timezone"):
         value = getattr(settings, field)
         if value is not None:
             raw[field] = value
     raw.setdefault("database_url", default_database_url(ddir))
     raw["data_dir"] = str(ddir)
-    return build_config(raw)
+    cfg = build_config(raw)
+    if migrate:  # an older absolute path: store it relative (only that key changes)
+        try:
+            _write(path, {**on_disk, "database_url": relative_database_url(
+                str(on_disk["database_url"]), ddir)})
+        except OSError:
+            pass  # a read-only directory keeps working; the next `init --force` rewrites it
+    return cfg
+
+
+def _write(path: Path, data: dict[str, object]) -> None:
+    """Replace ``path`` atomically (a crash never leaves half a node.json)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    tmp.replace(path)
 
 
 def write_config(cfg: NodeConfig) -> Path:
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     path = cfg.data_dir / CONFIG_FILE
-    path.write_text(json.dumps(cfg.public_dict(), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    _write(path, cfg.public_dict())
     return path

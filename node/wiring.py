@@ -3,6 +3,7 @@ domain. Called by the app, the arq worker's entry point and the CLI."""
 
 from __future__ import annotations
 
+from node.evaluations import handlers as evaluations
 from node.filings import handlers as filings
 from node.plans import handlers as plans
 from node.protocol import handlers as protocol
@@ -12,6 +13,6 @@ from node.reports import handlers as reports
 
 def build_registry() -> Registry:
     registry = Registry()
-    for domain in (protocol, plans, reports, filings):
+    for domain in (protocol, plans, reports, filings, evaluations):
         domain.register(registry)
     return registry

@@ -17,6 +17,14 @@ const routes: RouteRecordRaw[] = [
       { path: 'reports', name: 'reports-home', redirect: () => `/reports/women/${defaultReportYear()}` },
       { path: 'reports/:kind/:year', name: 'report', component: () => import('./pages/ReportPage.vue'), props: true },
       { path: 'children', name: 'children', component: () => import('./pages/ChildrenPage.vue') },
+      // 成员单位报告 (per plan kind and year) and a plan's 任务分解表
+      { path: 'unit-reports', name: 'unit-reports-home', redirect: () => `/unit-reports/women/${defaultReportYear()}` },
+      { path: 'unit-reports/:kind/:year', name: 'unit-reports', component: () => import('./pages/UnitReportsPage.vue'), props: true },
+      { path: 'tasks', name: 'tasks-home', redirect: '/tasks/women' },
+      { path: 'tasks/:kind', name: 'tasks', component: () => import('./pages/TasksPage.vue'), props: true },
+      // 中期/终期评估 (per plan kind and stage: 2025, 2030)
+      { path: 'evaluation', name: 'evaluation-home', redirect: '/evaluation/women/2025' },
+      { path: 'evaluation/:kind/:stage', name: 'evaluation', component: () => import('./pages/EvaluationPage.vue'), props: true },
       { path: 'admin', name: 'admin', component: () => import('./pages/AdminPage.vue') },
       // 督查评估 (a city or province): the subtree at a glance, audit, figures, warnings, sync
       { path: 'overview', name: 'overview', component: () => import('./pages/OverviewPage.vue') },

@@ -1,6 +1,7 @@
 """All ORM models, together (Polar style). Import from here."""
 
 from .base import Base, UTCDateTime
+from .evaluations import Evaluation, EvaluationOverride, EvaluationSelf, ReceivedEvaluation
 from .plans import (
     Filing,
     Framework,
@@ -11,6 +12,7 @@ from .plans import (
     PlanVersion,
     SentFiling,
 )
+from .reminders import ReminderAttempt, ReminderSend, ReminderSettings
 from .reports import ReceivedReport, Report, ReportNarrative, ReportValue
 from .security import AuthFailure, AuthLockout
 from .tables import (
@@ -24,10 +26,18 @@ from .tables import (
     OwnKey,
     User,
 )
+from .units import TaskRow, UnitReport
 
 __all__ = [
+    "Evaluation",
+    "EvaluationOverride",
+    "EvaluationSelf",
+    "ReceivedEvaluation",
     "AuthFailure",
     "AuthLockout",
+    "ReminderAttempt",
+    "ReminderSend",
+    "ReminderSettings",
     "ReceivedReport",
     "Report",
     "ReportNarrative",
@@ -51,4 +61,6 @@ __all__ = [
     "OwnKey",
     "UTCDateTime",
     "User",
+    "TaskRow",
+    "UnitReport",
 ]

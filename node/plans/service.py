@@ -72,7 +72,8 @@ def plan_id_for(code: str, kind: str) -> str:
 async def get_plan(session: AsyncSession, plan_id: str) -> Plan:
     plan = await session.get(Plan, plan_id)
     if plan is None:
-        raise NotFound(f"no plan {plan_id}; create it with `plansync plan create`")
+        raise NotFound(f"no plan {plan_id}; create it with `plansync framework import FILE "
+                       "--kind KIND` (`plansync plan list` lists the plans)")
     return plan
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.audit.service import record
-from node.config import LEVEL_DEPTH, Level
+from node.config import Level
 from node.db import order_lock, transaction
 from node.divisions import divisions
 from node.models import Invite, KnownNode, NodeKey
 from node.protocol.directory import add_key, identity, load_directory, upsert_node
 from node.protocol.outbox import emit, kick_after_commit
-from node.protocol.policy import division_child_ok
+from node.protocol.policy import division_child_ok, enrol_level_ok
 from node.runtime import NodeRuntime
 from sync import ErrorCode, Rejected, canonical, format_ts, key_id_of, utcnow, verify_signature
 
@@ -175,9 +175,8 @@ async def accept_enrolment(rt: NodeRuntime, payload: dict[str, Any]) -> dict[str
             child_level = Level(level)
         except ValueError:
             raise Rejected(ErrorCode.enrol_mismatch, f"unknown level {level!r}") from None
-        if LEVEL_DEPTH[child_level] <= LEVEL_DEPTH[rt.cfg.level]:
-            raise Rejected(ErrorCode.enrol_mismatch,
-                           f"a {child_level.value} cannot enrol under a {rt.cfg.level.value}")
+        if (why := enrol_level_ok(rt.cfg.level.value, child_level.value)) is not None:
+            raise Rejected(ErrorCode.enrol_mismatch, why)
         if not verify_signature(public_key, proof, proof_bytes(token, code, public_key)):
             raise Rejected(ErrorCode.bad_signature,
                            "enrolment proof is not signed by the presented key")
@@ -242,6 +241,29 @@ async def _catch_up(session: AsyncSession, child: str) -> set[str]:
     return {child}
 
 
+async def _ask_parent(rt: NodeRuntime, url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """POST the enrolment to the parent, giving up after ``enrol_timeout_seconds``; a parent
+    that cannot be reached or does not answer is a TransportError naming its URL (a typed
+    refusal by the parent, PeerRejected, passes through as it is)."""
+    import asyncio
+
+    from sync import PeerRejected, TransportError
+
+    limit = rt.settings.enrol_timeout_seconds
+    fix = ("check that `plansync serve` runs there and that parent_url (node.json or "
+           "PLANSYNC_PARENT_URL) is its address")
+    try:
+        return await asyncio.wait_for(rt.client.enroll(url, payload), limit)
+    except TimeoutError:
+        raise TransportError(f"上级节点无应答 the parent at {url} did not answer within "
+                             f"{limit:g} s: {fix}") from None
+    except PeerRejected:
+        raise
+    except TransportError as e:
+        raise TransportError(f"无法连接上级节点 cannot reach the parent at {url} ({e}): "
+                             f"{fix}") from None
+
+
 async def enroll_with_parent(rt: NodeRuntime, token: str) -> dict[str, Any]:
     """Child side: call the parent's /sync/v1/enroll and record the ancestors' keys."""
     cfg = rt.cfg
@@ -250,8 +272,15 @@ async def enroll_with_parent(rt: NodeRuntime, token: str) -> dict[str, Any]:
     payload = {"token": token, "code": cfg.code, "name": cfg.name, "level": cfg.level.value,
                "base_url": cfg.base_url, "public_key": rt.signer.public_key,
                "proof": rt.signer.sign(proof_bytes(token, cfg.code, rt.signer.public_key))}
-    answer = await rt.client.enroll(cfg.parent_url, payload)
+    answer = await _ask_parent(rt, cfg.parent_url, payload)
     parent = answer["parent"]
+    # the child checks its parent too (a province only under the national node 000000):
+    # nothing is recorded unless the parent is the office directly above it
+    why = (enrol_level_ok(str(parent.get("level")), cfg.level.value)
+           or division_child_ok(str(parent.get("code")), cfg.code, cfg.level.value))
+    if why is not None:
+        raise Rejected(ErrorCode.enrol_mismatch,
+                       f"不能加入 {parent.get('code')}：{why} cannot enrol under this parent")
     async with transaction(rt.sessions) as session:
         for i, anc in enumerate(answer["ancestors"]):
             node = await upsert_node(session, code=anc["code"], name=anc["name"],

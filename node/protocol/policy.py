@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.divisions import divisions
+from node.divisions import divisions, tree_parent
 from sync import Directory, Envelope, ErrorCode, Rejected, key_id_of
 
 # recipient rules: (scope, how recipient.code relates to the origin)
@@ -54,6 +54,9 @@ RULES: dict[str, Rule] = {
     "report.filing": Rule(
         "any node with a parent, about its own report", (TO_OWN_ANCESTORS,),
         (("report_id", "own_id"),), own_filings=("refiling_of",)),
+    "evaluation.filing": Rule(  # relayed upward like report.filing (node.evaluations)
+        "any node with a parent, about its own mid-term/final evaluation",
+        (TO_OWN_ANCESTORS,), (("evaluation_id", "own_id"),), own_filings=("refiling_of",)),
     "ledger.entry": Rule(
         "the office that gave the receipt, about a filing by one of its children",
         (TO_OWN_ANCESTORS,), (("receiver", "origin"), ("filer", "child"))),
@@ -86,16 +89,38 @@ def _relation_ok(relation: str, code: str, origin: str, d: Directory) -> bool:
 
 def division_child_ok(parent: str, code: str, level: str) -> str | None:
     """None if the division tree puts ``code`` directly under ``parent`` at ``level``;
-    otherwise why not."""
+    otherwise why not. The tree is the whole country's: the provinces are the children of
+    the optional national level 000000 (node.divisions.tree_parent)."""
     div = divisions().get(code)
     if div is None:
         return f"{code} is not a GB/T 2260 code in the division tree"
-    if div.parent != parent:
-        return (f"{code} {div.name} belongs under {div.parent or 'no one'} in the division "
+    if tree_parent(code) != parent:
+        return (f"{code} {div.name} belongs under {tree_parent(code)} in the division "
                 f"tree, not under {parent}")
     if div.level != level:
         return f"{code} {div.name} is a {div.level}, not a {level}"
     return None
+
+
+def enrol_level_ok(parent_level: str, child_level: str) -> str | None:
+    """None if a node of ``child_level`` may enrol under one of ``parent_level``; otherwise
+    why not. Each level enrols only the levels directly below it (node.config.CHILD_LEVELS):
+    the national node (000000) only provinces, a province its cities (and the counties the
+    division tree puts directly under it), a city its counties; so a province may enrol only
+    under the national node (or stay a root). Which code goes under which parent is the
+    division tree's (:func:`division_child_ok`)."""
+    from node.config import CHILD_LEVELS, Level
+
+    try:
+        parent, child = Level(parent_level), Level(child_level)
+    except ValueError:
+        return f"unknown level {child_level!r} or {parent_level!r}"
+    wanted = CHILD_LEVELS.get(parent, ())
+    if child in wanted:
+        return None
+    return (f"a {child.value} cannot enrol under a {parent.value}: "
+            + (f"a {parent.value} node enrols only {' or '.join(w.value for w in wanted)} "
+               "nodes" if wanted else f"a {parent.value} node has no children"))
 
 
 def _field_ok(relation: str, value: Any, env: Envelope, d: Directory) -> str | None:
@@ -169,7 +194,12 @@ async def _filer_of(session: AsyncSession, filing_id: str) -> str | None:
     if plan is not None:
         return plan.filer
     report = await session.get(ReceivedReport, filing_id)
-    return report.filer if report is not None else None
+    if report is None:  # an evaluation filing (node.evaluations)
+        from node.models import ReceivedEvaluation
+
+        ev = await session.get(ReceivedEvaluation, filing_id)
+        return ev.filer if ev is not None else None
+    return report.filer
 
 
 def table_rows() -> list[tuple[str, str, str, str]]:

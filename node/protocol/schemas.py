@@ -104,6 +104,8 @@ class EnvelopeResult(BaseModel):
     due_on: str | None = None
     late_days: int | None = None
     findings: int | None = Field(default=None, description="compliance findings (count)")
+    epoch: str | None = Field(default=None, description="the receiver's outbox epoch; a new "
+                              "one means it was restored from a backup (docs/protocol.md)")
 
 
 class EnvelopeResults(BaseModel):
@@ -113,7 +115,7 @@ class EnvelopeResults(BaseModel):
 class Identity(BaseModel):
     code: NodeCode
     name: str
-    level: Literal["province", "city", "county"]
+    level: Literal["national", "province", "city", "county"]
     public_key: str = Field(description="Ed25519 public key, base64url")
     key_id: str = Field(pattern=KEY_ID)
     protocol_version: int
@@ -129,6 +131,8 @@ class FeedPage(BaseModel):
     entries: list[FeedEntry]
     next_cursor: int = Field(description="pass as `after` next time")
     more: bool
+    epoch: str | None = Field(default=None, description="this node's outbox epoch: cursors "
+                              "hold within one epoch; a new one means read again from 0")
 
 
 class EnrolRequest(BaseModel):
@@ -138,7 +142,7 @@ class EnrolRequest(BaseModel):
     token: str = Field(max_length=200)
     code: NodeCode
     name: str = Field(min_length=1, max_length=INVITE_NAME_MAX)
-    level: Literal["province", "city", "county"]
+    level: Literal["national", "province", "city", "county"]
     base_url: str | None = Field(default=None, max_length=BASE_URL_MAX,
                                  pattern=r"^https?://[^\s/]+\S*$")
     public_key: str = Field(pattern=r"^[A-Za-z0-9_-]{43}$")
@@ -154,7 +158,7 @@ class KnownKey(BaseModel):
 class Ancestor(BaseModel):
     code: NodeCode
     name: str
-    level: Literal["province", "city", "county"]
+    level: Literal["national", "province", "city", "county"]
     parent: str | None
     keys: list[KnownKey]
 
