@@ -1,4 +1,4 @@
-"""Backup and restore (`plansync backup`, `plansync restore`; node.ops.backup)."""
+"""Backup and restore (`plansync backup`, `plansync restore`; node.backup)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def backup(
     """备份节点 Back up this node: database (SQLite online backup, or pg_dump for PostgreSQL),
     node.json and the key, with a manifest of checksums, in one .tar.gz. Safe while the node
     serves."""
+    from node.backup import make_backup
     from node.errors import NodeError
-    from node.ops.backup import make_backup
 
     try:
         res = make_backup(data_dir, out, progress=_progress, force=force)
@@ -48,8 +48,8 @@ def restore(
     """恢复节点 Restore a backup into a data directory: verifies the archive first, migrates an
     older database, and starts a new epoch so the node's parent and children re-offer what it
     lost since the backup (docs/operations.md, "Backup and restore")."""
+    from node.backup import restore_backup
     from node.errors import NodeError
-    from node.ops.backup import restore_backup
 
     try:
         res = restore_backup(archive, data_dir, force=force, database_url=database_url,
