@@ -10,9 +10,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from node.api_schemas import (
-    CODE_PATTERN,
-    ROLE_CHECKED,
-    SIGNED_IN,
     ApiTokenCreate,
     ApiTokenCreated,
     ApiTokenRead,
@@ -38,7 +35,6 @@ from node.api_schemas import (
     UserCreated,
     UserRead,
     UserUpdate,
-    errors,
 )
 from node.audit.verify import verify_chain
 from node.auth.limits import login_limited
@@ -67,6 +63,7 @@ from node.protocol import keytrust
 from node.protocol.enrol import create_invite
 from node.protocol.keys import rotate_key
 from node.runtime import NodeRuntime
+from node.schema_types import CODE_PATTERN, ROLE_CHECKED, SIGNED_IN, errors
 from node.workbench import todo
 from sync import format_ts, utcnow
 

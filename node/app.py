@@ -17,13 +17,17 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
 
 from node import __version__
-from node.api_schemas import Health, Readiness, resolve_named
+from node.api_schemas import (
+    Health,
+    Readiness,
+)
 from node.config import NodeConfig, Settings
 from node.db import SchemaBehind, ensure_current, transaction
 from node.deps import clean_input, enrol_guard
 from node.errors import NodeError, Unauthenticated
 from node.ops.logs import node_code, request_id
 from node.runtime import NodeRuntime
+from node.schema_types import resolve_named
 from node.wiring import build_registry
 from sync import ErrorCode, Rejected
 

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.api_schemas import ROLE_CHECKED, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require
 from node.evaluations import service
@@ -30,6 +29,7 @@ from node.models import User
 from node.plans.document import KINDS
 from node.reports.document import DOCX
 from node.runtime import NodeRuntime
+from node.schema_types import ROLE_CHECKED, errors
 
 router = APIRouter(prefix="/api/v1", tags=["evaluations"])
 PLANNED = {**ROLE_CHECKED, **errors(404, 409)}  # needs this office's plan of the kind

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from node.api_schemas import IsoDate, NodeCode, Timestamp, one_of
 from node.reports.schemas import TimelinessRow
+from node.schema_types import IsoDate, NodeCode, Timestamp, one_of
 
 Category = Literal["ahead", "on_track", "at_risk", "met", "missed", "no_data"]
 CATEGORY = one_of(("ahead", "on_track", "at_risk", "met", "missed", "no_data"))

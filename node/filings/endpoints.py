@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.api_schemas import ROLE_CHECKED, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, require
 from node.errors import NotFound
 from node.filings.schemas import FilingDetail, SentReportRead
 from node.filings.service import filing_view
 from node.models import EnvelopeRecord, Filing, Report
+from node.schema_types import ROLE_CHECKED, errors
 from sync import format_ts
 
 router = APIRouter(prefix="/api/v1", tags=["filings"])

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from node.api_schemas import IsoDate, NodeCode, Timestamp
 from node.models import SentFiling
 from node.plans.schemas import Finding
+from node.schema_types import IsoDate, NodeCode, Timestamp
 from sync import format_ts
 
 Outcome = Literal["accepted", "returned"]

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
-from node.api_schemas import REF, ROLE_CHECKED, XLSX, errors
 from node.auth.service import Perm, allows
 from node.deps import MULTIPART, SessionDep, get_rt, read_form, require
 from node.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -53,6 +52,7 @@ from node.plans.schemas import (
 from node.plans.sheets import read_xlsx, storable, write_xlsx
 from node.reports.service import enterable
 from node.runtime import NodeRuntime
+from node.schema_types import REF, ROLE_CHECKED, XLSX, errors
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 PLAN = {**ROLE_CHECKED, **errors(404)}  # a role-checked call on a plan that may not exist

@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from node.api_schemas import REF, IsoDate, NodeCode, Timestamp, model_components, named, one_of
 from node.models import Framework, Plan, PlanComment, PlanEvent, PlanVersion
 from node.plans.dates import RELEASE_FIRST, RELEASE_LAST
 from node.plans.document import KINDS, PlanDocument
 from node.plans.service import STEPS
 from node.plans.sheets import TITLE_MAX
+from node.schema_types import REF, IsoDate, NodeCode, Timestamp, model_components, named, one_of
 from sync import format_ts
 
 VERSION_MAX = 2**31 - 1  # plan_versions.version is a 32-bit integer

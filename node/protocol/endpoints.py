@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 
-from node.api_schemas import errors
 from node.deps import get_rt
 from node.models import KnownNode, NodeKey
 from node.protocol.directory import identity
@@ -36,6 +35,7 @@ from node.protocol.schemas import (
     model_body,
 )
 from node.runtime import NodeRuntime
+from node.schema_types import errors
 from sync import HDR_DATE, HDR_KEY, HDR_NODE, HDR_SIG, ErrorCode, Rejected, loads, verify_request
 
 router = APIRouter(prefix="/sync/v1", tags=["sync"])

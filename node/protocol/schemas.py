@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from node.api_schemas import REF, NodeCode, Timestamp, model_components, named, one_of
 from node.protocol.enrol import BASE_URL_MAX, INVITE_NAME_MAX
+from node.schema_types import REF, NodeCode, Timestamp, model_components, named, one_of
 from sync import HDR_DATE, HDR_KEY, HDR_NODE, HDR_SIG, ErrorCode, schemas_dir
 
 EnvelopeJson = Annotated[dict[str, Any], WithJsonSchema(named("Envelope"))]

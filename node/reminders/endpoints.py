@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.api_schemas import ROLE_CHECKED, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require, require_unbound
 from node.models import User
@@ -22,6 +21,7 @@ from node.reminders.schemas import (
     SendOutcome,
 )
 from node.runtime import NodeRuntime
+from node.schema_types import ROLE_CHECKED, errors
 
 router = APIRouter(prefix="/api/v1/reminders", tags=["reminders"])
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from node.api_schemas import IsoDate, Timestamp
+from node.schema_types import IsoDate, Timestamp
 
 Channel = Literal["email", "webhook"]
 SendStatus = Literal["sending", "sent", "failed", "empty", "skipped"]

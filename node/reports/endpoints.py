@@ -4,13 +4,12 @@ endpoint takes and returns is in node.reports.schemas."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.api_schemas import ROLE_CHECKED, XLSX, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require
 from node.errors import BadRequest, NotFound
@@ -37,6 +36,7 @@ from node.reports.schemas import (
 )
 from node.reports.service import FIRST_YEAR, LAST_YEAR
 from node.runtime import NodeRuntime
+from node.schema_types import ROLE_CHECKED, XLSX, errors
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 REPORT = {**ROLE_CHECKED, **errors(404)}  # a report that may not exist yet
@@ -239,21 +239,33 @@ async def get_timeliness(subtree: str | None = Query(default=None, max_length=6,
                                                   description="only this report year"),
                          from_year: int = Query(default=FIRST_YEAR, ge=FIRST_YEAR,
                                                 le=LAST_YEAR),
+                         what: Literal["plan", "report", "evaluation"] | None = Query(
+                             default=None, description="plan filings, annual reports or "
+                             "evaluation reports (中期/终期评估报告) only"),
                          format: FormatQuery = "json",
                          session: AsyncSession = SessionDep,
                          rt: NodeRuntime = Depends(get_rt),
                          _: User = Depends(require(Perm.audit_read))) -> Response:
-    """Every expected filing of the subtree (plans and annual reports), its due date, when
-    and by whom it was received, and its status; on-time and reporting rates by node and by
-    level."""
-    from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+    """Every expected filing of the subtree (plans, annual reports and mid-term / final
+    evaluation reports: ``evaluation.<kind>.<stage>``), its due date, when and by whom it was
+    received, and its status; on-time and reporting rates by node and by level (over the
+    filings listed: each counted once)."""
+    from node.audit.timeliness import (
+        evaluation_days_in_force,
+        expected_years,
+        kinds_in_force,
+        timeliness,
+    )
 
     try:
         today = datetime.now(rt.cfg.zone).date()
         rep = await timeliness(session=session, self_code=rt.cfg.code, subtree=subtree,
                                year=year, today=today,
                                report_years=expected_years(today, from_year),
-                               kinds=await kinds_in_force(session, rt.cfg.code) or None)
+                               kinds=await kinds_in_force(session, rt.cfg.code) or None,
+                               evaluations=await evaluation_days_in_force(session,
+                                                                          rt.cfg.code),
+                               what=what)
     except KeyError:
         raise NotFound(f"{subtree} is not in this office's subtree") from None
     except ValueError as e:

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from node.api_schemas import IsoDate, NodeCode, Timestamp, one_of
 from node.models import ReceivedReport
 from node.plans.document import KINDS
+from node.schema_types import IsoDate, NodeCode, Timestamp, one_of
 from sync import format_ts
 
 KIND = one_of(KINDS)

@@ -10,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.api_schemas import ROLE_CHECKED, errors, one_of
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require
 from node.models import User
 from node.plans.document import KINDS
 from node.reports.service import FIRST_YEAR, LAST_YEAR
 from node.runtime import NodeRuntime
+from node.schema_types import ROLE_CHECKED, errors, one_of
 from node.units import service
 from node.units.schemas import (
     OfficeDraft,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from node.api_schemas import IsoDate, Timestamp
+from node.schema_types import IsoDate, Timestamp
 from node.units.service import TEXT_MAX, UnitStatus
 from sync import format_ts
 
