@@ -136,10 +136,10 @@ async def get_me(user: User = UserDep, session: AsyncSession = SessionDep,
             tags=["workbench"], responses=SIGNED_IN)
 async def get_todo(user: User = UserDep, session: AsyncSession = SessionDep,
                    rt: NodeRuntime = Depends(get_rt)) -> list[TodoRead]:
-    """Plan filings and annual reports due, returned filings (with the reasons), plans to
-    approve or comment on, frameworks from above that break our plan, member units' values
-    not yet entered, and children overdue — overdue first, then by days left. A member-unit
-    user sees the work of its unit."""
+    """Plan filings, annual reports and mid-term / final evaluation reports due, returned
+    filings (with the reasons), plans to approve or comment on, frameworks from above that
+    break our plan, member units' values not yet entered, and children overdue (evaluations
+    too) — overdue first, then by days left. A member-unit user sees the work of its unit."""
     today = utcnow().astimezone(rt.cfg.zone).date()
     items = await todo(session, user=user, self_code=rt.cfg.code, today=today,
                        unit_lead_days=rt.settings.unit_report_lead_days)

@@ -124,7 +124,8 @@ class TodoRead(BaseModel):
     kind: str = Field(description="plan_draft, plan_filing_due, plan_approve, filing_returned, "
                       "report_due, values_missing, consultation, framework_breaks, "
                       "child_overdue, child_returned, child_not_enrolled, child_filing, "
-                      "unit_late (a member unit's yearly report is late)")
+                      "unit_late (a member unit's yearly report is late), evaluation_due, "
+                      "evaluation_returned (this office's 中期/终期评估报告)")
     title: str
     detail: str
     due_on: IsoDate | None

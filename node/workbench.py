@@ -13,9 +13,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+from node.audit.timeliness import (
+    STAGES,
+    evaluation_days_in_force,
+    evaluation_due,
+    expected_years,
+    kinds_in_force,
+    timeliness,
+)
 from node.auth.service import Perm, Role, allows
 from node.models import (
+    Evaluation,
     Filing,
     Framework,
     KnownNode,
@@ -27,7 +35,7 @@ from node.models import (
     SentFiling,
     User,
 )
-from node.oversight.exports import KIND_WORDS, filing_words
+from node.oversight.exports import KIND_WORDS, STAGE_WORDS, filing_words
 from node.plans.dates import annual_report_due, plan_filing_due
 from node.plans.document import PlanDocument
 from node.reports.service import enterable
@@ -41,6 +49,7 @@ RECENT = timedelta(days=30)
 class TodoItem:
     kind: str  # plan_draft | plan_filing_due | filing_returned | report_due | values_missing
     #          | consultation | framework_breaks | child_overdue | child_filing | unit_late
+    #          | evaluation_due | evaluation_returned
     title: str
     detail: str
     due_on: str | None
@@ -160,16 +169,43 @@ async def todo(session: AsyncSession, *, user: User, self_code: str, today: date
                                    "成员单位填报本单位牵头指标的数值",
                                    f"/reports/{kind}/{year}", due, today))
 
+    # the mid-term (2025) and final (2030) evaluation reports of this office: from the
+    # stage year on until filed (node.evaluations), due on the framework's evaluation_due
+    ev_days = await evaluation_days_in_force(session, self_code)
+    if has_parent and not member:
+        for kind, ev_day in ev_days.items():
+            k = KIND_WORDS.get(kind, kind)
+            for stage in (s for s in STAGES if s <= today.year):
+                ev = await session.get(Evaluation, f"{self_code}-{kind}-{stage}")
+                if ev is not None and ev.status == "filed":
+                    continue
+                title = f"{k}规划{STAGE_WORDS[stage]}"
+                if ev is not None and ev.status == "returned":
+                    items.append(_item("evaluation_returned", f"{title}被上级退回",
+                                       "请修改后重新报送", f"/evaluation/{kind}/{stage}",
+                                       evaluation_due(stage, ev_day), today))
+                else:
+                    items.append(_item("evaluation_due", title,
+                                       "评估各项指标达标情况后报上级",
+                                       f"/evaluation/{kind}/{stage}",
+                                       evaluation_due(stage, ev_day), today))
+
     # children: who is overdue, and what arrived recently
     if not member and allows(user.role, Perm.read):
-        report_years = range(today.year - 1, today.year) if today.year - 1 >= 2021 else range(0)
+        last = today.year - 1
+        # last year's reports, and the evaluations of every stage whose year has passed
+        first = min([s for s in STAGES if s <= last] + [last])
+        report_years = range(first, today.year) if last >= 2021 else range(0)
         try:
             t = await timeliness(session=session, self_code=self_code, today=today,
-                                 report_years=report_years, kinds=kinds or None)
+                                 report_years=report_years, kinds=kinds or None,
+                                 evaluations=ev_days)
         except (KeyError, ValueError):
             t = {"rows": []}
         absent: dict[str, str] = {}  # children of the division tree that never enrolled
         for row in t["rows"]:
+            if row["filing"].startswith("report.") and row["year"] != last:
+                continue  # only last year's reports (earlier years: the audit page)
             if row["parent"] == self_code and row["status"] == "not_enrolled":
                 absent[row["code"]] = row["name"]
             if row["parent"] != self_code or row["status"] not in ("overdue", "returned"):

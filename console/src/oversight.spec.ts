@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
-  auditLinkFor, buildTree, cityOf, exportHref, filtersFromQuery, NO_FILTERS, pathTo, queryOfFilters,
-  sortRows, type Office,
+  auditLinkFor, buildTree, cityOf, exportHref, filingParts, filtersFromQuery, NO_FILTERS, pathTo, queryOfFilters,
+  rowKey, sortRows, type Office,
 } from './oversight'
 
 const offices: Office[] = [
@@ -22,6 +22,22 @@ describe('audit filters', () => {
   })
   it('ignore what is not a filter', () => {
     expect(filtersFromQuery({ status: 'bogus', level: 'town', city: '32', sort: 'x; drop', year: 'abc' })).toEqual(NO_FILTERS)
+  })
+  it('filter by what a filing is (plan / report / evaluation)', () => {
+    const f = filtersFromQuery({ what: 'evaluation', year: '2025' })
+    expect(f).toEqual({ ...NO_FILTERS, what: 'evaluation', year: 2025 })
+    expect(queryOfFilters(f)).toEqual({ what: 'evaluation', year: '2025' })
+    expect(filtersFromQuery({ what: 'annual' }).what).toBe('')
+    const u = new URL(exportHref(f), 'http://node')
+    expect(u.searchParams.get('what')).toBe('evaluation')
+  })
+  it('a row is office + filing: a 2025 report and the 2025 mid-term evaluation are two', () => {
+    const rep = { code: '320102', filing: 'report.women.2025' }
+    const ev = { code: '320102', filing: 'evaluation.women.2025' }
+    expect(rowKey(rep)).not.toBe(rowKey(ev))
+    expect(filingParts(ev.filing)).toEqual({ what: 'evaluation', kind: 'women', year: 2025 })
+    expect(filingParts(rep.filing)).toEqual({ what: 'report', kind: 'women', year: 2025 })
+    expect(filingParts('plan.children')).toEqual({ what: 'plan', kind: 'children', year: null })
   })
   it('export the same filter as XLSX', () => {
     const href = exportHref({ ...NO_FILTERS, status: 'overdue', year: 2024, city: '320100', office: '320102' })

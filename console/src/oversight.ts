@@ -5,9 +5,15 @@
 export type SortKey = 'status' | 'due_on' | 'received_at' | 'late_days' | 'code' | 'name' | 'level' | 'filing'
 export const SORT_KEYS: SortKey[] = ['status', 'due_on', 'received_at', 'late_days', 'code', 'name', 'level', 'filing']
 
+/** What a filing is: a plan filing, an annual report, a mid-term / final evaluation report. */
+export type What = 'plan' | 'report' | 'evaluation'
+export const WHATS: What[] = ['plan', 'report', 'evaluation']
+
 export interface AuditFilters {
   level: '' | 'province' | 'city' | 'county'
   kind: '' | 'women' | 'children'
+  /** plan filings, annual reports or evaluation reports only (the server's `what`) */
+  what: '' | What
   /** a report year; 0 = plan filings; null = all */
   year: number | null
   status: '' | 'on_time' | 'late' | 'returned' | 'overdue' | 'pending'
@@ -19,7 +25,7 @@ export interface AuditFilters {
 }
 
 export const NO_FILTERS: AuditFilters = {
-  level: '', kind: '', year: null, status: '', city: '', office: '', sort: 'status', order: 'asc',
+  level: '', kind: '', what: '', year: null, status: '', city: '', office: '', sort: 'status', order: 'asc',
 }
 
 type Query = Record<string, string | null | (string | null)[] | undefined>
@@ -40,6 +46,7 @@ export function filtersFromQuery(q: Query): AuditFilters {
   return {
     level: pick(one(q, 'level'), ['province', 'city', 'county'] as const),
     kind: pick(one(q, 'kind'), ['women', 'children'] as const),
+    what: pick(one(q, 'what'), WHATS),
     year: /^\d{1,4}$/.test(y) ? Number(y) : null,
     status: pick(one(q, 'status'), ['on_time', 'late', 'returned', 'overdue', 'pending'] as const),
     city: /^\d{6}$/.test(one(q, 'city')) ? one(q, 'city') : '',
@@ -54,6 +61,7 @@ export function queryOfFilters(f: AuditFilters, page = 1): Record<string, string
   const q: Record<string, string> = {}
   if (f.level) q.level = f.level
   if (f.kind) q.kind = f.kind
+  if (f.what) q.what = f.what
   if (f.year !== null) q.year = String(f.year)
   if (f.status) q.status = f.status
   if (f.city) q.city = f.city
@@ -69,6 +77,7 @@ export function exportHref(f: AuditFilters): string {
   const p = new URLSearchParams()
   if (f.level) p.set('level', f.level)
   if (f.kind) p.set('kind', f.kind)
+  if (f.what) p.set('what', f.what)
   if (f.year !== null) p.set('year', String(f.year))
   if (f.status) p.set('status', f.status)
   if (f.city) p.set('city', f.city)
@@ -148,6 +157,18 @@ export function auditLinkFor(o: Office, offices: Map<string, Office>): Record<st
   if (city) q.city = city
   return q
 }
+
+/** The parts of an audit row's `filing` (plan.<kind>, report.<kind>.<year>,
+ *  evaluation.<kind>.<stage>): what it is, its kind, its year or stage. A row is identified
+ *  by office and `filing`, never by office and year (a 2025 report and the 2025 mid-term
+ *  evaluation are two rows). */
+export function filingParts(filing: string): { what: What | ''; kind: string; year: number | null } {
+  const [w, kind = '', y] = filing.split('.')
+  return { what: pick(w ?? '', WHATS), kind, year: y && /^\d{4}$/.test(y) ? Number(y) : null }
+}
+
+/** The identity of an audit row. */
+export const rowKey = (r: { code: string; filing: string }) => `${r.code}:${r.filing}`
 
 // ---- the order of audit rows (node/oversight/service.py select_rows) ----
 

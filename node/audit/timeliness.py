@@ -164,13 +164,15 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                      subtree: str | None = None, year: int | None = None,
                      report_years: range | None = None,
                      kinds: dict[str, str] | None = None,
-                     evaluations: dict[str, str | None] | None = None) -> dict[str, Any]:
+                     evaluations: dict[str, str | None] | None = None,
+                     what: str | None = None) -> dict[str, Any]:
     """``kinds`` maps each plan kind in force here to its annual report due day (MM-DD);
     by default both kinds, due March 31. ``evaluations`` maps plan kinds to the due day of
     their evaluation reports (None: June 30); an evaluation of a stage (2025, 2030) is
     expected when the stage is one of the report years audited; by default none is
     expected (callers pass :func:`evaluation_days_in_force`). ValueError if ``year`` or a
-    report year is outside the plan period; KeyError if ``subtree`` is not known here."""
+    report year is outside the plan period; KeyError if ``subtree`` is not known here.
+    ``what`` (plan | report | evaluation) keeps only those filings, rates included."""
     if year is not None:
         _in_period("year", year)
     for y in report_years or ():
@@ -202,6 +204,8 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
     parents = {c: n.parent_code for c, n in nodes.items()}
     filed = await _filed_due_days(session)
     deadlines = await _plan_deadlines(session, self_code) if year is None else {}
+    ev_dues = [(f"evaluation.{k}.{y}", evaluation_due(y, ev_day))  # once, not per office
+               for k, ev_day in (evaluations or {}).items() for y in STAGES if y in years]
     rows: list[Row] = []
     for code in members:
         n = nodes[code]
@@ -217,10 +221,9 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
             expected += [(f"report.{k}.{y}", annual_report_due(y, day)) for y in years
                          if joined is None or annual_report_due(y, day) >= joined
                          or (code, f"report.{k}.{y}") in by]
-        for k, ev_day in (evaluations or {}).items():  # mid-term / final evaluations
-            expected += [(f"evaluation.{k}.{y}", evaluation_due(y, ev_day)) for y in STAGES
-                         if y in years and (joined is None or evaluation_due(y, ev_day)
-                                            >= joined or (code, f"evaluation.{k}.{y}") in by)]
+        for filing, ev_due in ev_dues:  # mid-term / final evaluations
+            if joined is None or ev_due >= joined or (code, filing) in by:
+                expected.append((filing, ev_due))
         for filing, due in expected:
             entries = by.get((code, filing), [])
             status, e = _status(entries, due, today, n.enrolled)
@@ -239,6 +242,8 @@ async def timeliness(*, session: AsyncSession, self_code: str, today: date,
                             e.receiver if e else None, status,
                             late, parts[1],
                             int(parts[2]) if len(parts) > 2 else None, history))
+    if what is not None:
+        rows = [r for r in rows if r.filing.partition(".")[0] == what]
     return {"root": root, "generated_on": today.isoformat(), "rows": [r.as_dict() for r in rows],
             "by_node": _rates(rows, lambda r: r.code),
             "by_level": _rates(rows, lambda r: r.level)}

@@ -50,12 +50,22 @@ def audit_timeliness(subtree: str = typer.Option(None, help="audit only this nod
                                               help="only this report year (2021–2030)"),
                      from_year: int = typer.Option(2021, min=2021, max=2030,
                                                    help="first report year expected"),
+                     what: str = typer.Option(None, help="only plan | report | evaluation "
+                                              "(规划备案 / 年度报告 / 中期·终期评估报告)"),
                      fmt: str = Fmt, out: Path = Out, data_dir: Path = DataDir) -> None:
     """Who filed what, when, and whether on time — for the whole subtree, from the ledger."""
     from datetime import datetime
 
-    from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+    from node.audit.timeliness import (
+        evaluation_days_in_force,
+        expected_years,
+        kinds_in_force,
+        timeliness,
+    )
     from node.reports import exports
+
+    if what not in (None, "plan", "report", "evaluation"):
+        fail(f"--what must be plan, report or evaluation, not {what!r}", 2)
 
     async def go(s: Any, rt: Any) -> Any:
         try:
@@ -63,7 +73,10 @@ def audit_timeliness(subtree: str = typer.Option(None, help="audit only this nod
             return await timeliness(session=s, self_code=rt.cfg.code, subtree=subtree,
                                     year=year, today=today,
                                     report_years=expected_years(today, from_year),
-                                    kinds=await kinds_in_force(s, rt.cfg.code) or None)
+                                    kinds=await kinds_in_force(s, rt.cfg.code) or None,
+                                    evaluations=await evaluation_days_in_force(
+                                        s, rt.cfg.code),
+                                    what=what)
         except KeyError:
             from node.errors import NotFound
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.api_schemas import ROLE_CHECKED, XLSX, errors
 from node.auth.service import Perm
 from node.deps import SessionDep, get_rt, require
 from node.divisions import division
@@ -35,6 +34,7 @@ from node.reports import service as reports
 from node.reports.schemas import KIND, TimelinessStatus
 from node.reports.service import FIRST_YEAR, LAST_YEAR
 from node.runtime import NodeRuntime
+from node.schema_types import ROLE_CHECKED, XLSX, errors
 
 router = APIRouter(prefix="/api/v1/oversight", tags=["oversight"])
 Kind = Annotated[str, Path(max_length=10, description="women | children",
@@ -85,7 +85,11 @@ async def get_filings(
     level: Literal["national", "province", "city", "county"] | None = Query(default=None),
     kind: Literal["women", "children"] | None = Query(default=None),
     year: int | None = Query(default=None, ge=0, le=LAST_YEAR,
-                             description="a report year; 0 = plan filings only"),
+                             description="a report year (or an evaluation's stage); 0 = "
+                             "plan filings only"),
+    what: Literal["plan", "report", "evaluation"] | None = Query(
+        default=None, description="plan filings, annual reports or evaluation reports "
+        "(中期/终期评估报告) only"),
     status: TimelinessStatus | None = Query(
         default=None),
     city: str | None = Query(default=None, pattern=r"^\d{6}$"),
@@ -101,8 +105,10 @@ async def get_filings(
     session: AsyncSession = SessionDep, rt: NodeRuntime = Depends(get_rt),
     _: User = Depends(require(Perm.audit_read)),
 ) -> Response:
-    """Every expected filing of the subtree: office, level, kind, year, due date, received
-    at, status, days late (an overdue one: so far), and its returns and refilings. Overdue
+    """Every expected filing of the subtree — plan filings, annual reports and mid-term /
+    final evaluation reports (``what``; a row is office + ``filing``): office, level, kind,
+    year, due date, received at, status, days late (an overdue one: so far), and its
+    returns and refilings. Overdue
     first by default; filters and sorting run on the server and one page is returned; with
     ``format=xlsx`` every matching row, in a layout an office prints."""
     today = _today(rt)
@@ -113,7 +119,8 @@ async def get_filings(
                                         from_year=from_year)
     except ValueError as e:
         raise BadRequest(str(e)) from None
-    q = service.AuditQuery(level=level, kind=kind, year=year, status=status, city=city,
+    q = service.AuditQuery(level=level, kind=kind, year=year, what=what, status=status,
+                           city=city,
                            office=office,
                            sort=sort, desc=order == "desc", page=page,
                            size=size if format == "json" else 10**9)

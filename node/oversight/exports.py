@@ -19,12 +19,21 @@ KIND_WORDS = {"women": "妇女", "children": "儿童"}
 OUTCOME_WORDS = {"accepted": "接收", "returned": "退回"}
 
 
+# what a filing is (the audit's ``what``: the first part of ``filing``)
+WHAT_WORDS = {"plan": "规划备案", "report": "年度报告", "evaluation": "评估报告"}
+STAGE_WORDS = {2025: "中期评估报告", 2030: "终期评估报告"}  # node.audit.timeliness.STAGES
+
+
 def filing_words(filing: str) -> str:
-    """plan.women → 妇女规划备案; report.children.2024 → 2024年度儿童规划实施情况报告."""
+    """plan.women → 妇女规划备案; report.children.2024 → 2024年度儿童规划实施情况报告;
+    evaluation.women.2025 → 妇女规划中期评估报告 (2030: 终期评估报告)."""
     parts = filing.split(".")
     k = KIND_WORDS.get(parts[1], parts[1]) if len(parts) > 1 else ""
     if parts[0] == "plan":
         return f"{k}规划备案"
+    if parts[0] == "evaluation" and len(parts) > 2:
+        stage = int(parts[2]) if parts[2].isdigit() else 0
+        return f"{k}规划{STAGE_WORDS.get(stage, f'{parts[2]}年评估报告')}"
     return f"{parts[2]}年度{k}规划实施情况报告" if len(parts) > 2 else filing
 
 

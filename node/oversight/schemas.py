@@ -6,10 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from node.api_schemas import IsoDate, NodeCode, Timestamp
 from node.reports.schemas import FilingAnswer, TimelinessStatus
+from node.schema_types import IsoDate, NodeCode, Timestamp
 
 Level = Literal["national", "province", "city", "county"]
+What = Literal["plan", "report", "evaluation"]
 Bucket = Literal["already_met", "on_track", "at_risk", "off_target", "no_data"]
 
 
@@ -54,6 +55,9 @@ class Overview(BaseModel):
     generated_on: IsoDate
     plans: StatusCounts
     reports: StatusCounts
+    evaluations: StatusCounts = Field(description="mid-term (2025) and final (2030) "
+                                      "evaluation reports expected so far, by status; not "
+                                      "in by_level's rates")
     by_level: list[LevelRate]
     open_warnings: int
     silent: list[SilentOffice] = Field(description="offices not heard from for 30 days")
@@ -66,9 +70,13 @@ class AuditRow(BaseModel):
     level: Level
     parent: str | None
     city: str | None = Field(description="the city the office belongs to (itself for a city)")
-    filing: str = Field(description="plan.<kind> or report.<kind>.<year>")
+    filing: str = Field(description="plan.<kind>, report.<kind>.<year> or "
+                        "evaluation.<kind>.<stage>: with code, what identifies the row")
+    what: What = Field(description="plan 规划备案, report 年度报告, evaluation 评估报告 "
+                       "(中期 2025, 终期 2030)")
     kind: Literal["women", "children"]
-    year: int | None
+    year: int | None = Field(description="the report year, or the evaluation's stage; "
+                             "None for a plan")
     due_on: IsoDate | None
     received_at: Timestamp | None
     receiver: str | None

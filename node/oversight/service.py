@@ -12,7 +12,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from node.audit.timeliness import expected_years, kinds_in_force, timeliness
+from node.audit.timeliness import (
+    evaluation_days_in_force,
+    expected_years,
+    kinds_in_force,
+    timeliness,
+)
 from node.divisions import division
 from node.models import (
     EnvelopeRecord,
@@ -32,6 +37,11 @@ from sync import format_ts, utcnow
 STATUS_ORDER = {"overdue": 0, "not_enrolled": 1, "returned": 2, "late": 3, "pending": 4,
                 "on_time": 5}
 LEVELS = ("national", "province", "city", "county")
+# what a filing is: a plan filing, an annual report, a mid-term/final evaluation report; a
+# row is identified by office and ``filing`` (plan.<kind>, report.<kind>.<year>,
+# evaluation.<kind>.<stage>), never by office and year (a 2025 report and the 2025 mid-term
+# evaluation are two rows)
+WHATS = ("plan", "report", "evaluation")
 SORTS = ("status", "due_on", "received_at", "late_days", "code", "name", "level", "filing")
 SILENT_AFTER = timedelta(days=30)  # an office not heard from for this long is listed
 
@@ -94,10 +104,12 @@ async def _audit_rows(session: AsyncSession, *, self_code: str, today: date,
                       from_year: int, subtree: str | None = None) -> list[dict[str, Any]]:
     rep = await timeliness(session=session, self_code=self_code, subtree=subtree, today=today,
                            report_years=expected_years(today, from_year),
-                           kinds=await kinds_in_force(session, self_code) or None)
+                           kinds=await kinds_in_force(session, self_code) or None,
+                           evaluations=await evaluation_days_in_force(session, self_code))
     nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
     rows: list[dict[str, Any]] = rep["rows"]
     for r in rows:
+        r["what"] = r["filing"].partition(".")[0]
         r["city"] = city_of(r["code"], nodes) or _expected_city(r)
         if r["status"] == "overdue" and r["due_on"]:  # still not filed: the clock runs
             r["late_days"] = (today - date.fromisoformat(r["due_on"])).days
@@ -108,7 +120,8 @@ async def _audit_rows(session: AsyncSession, *, self_code: str, today: date,
 class AuditQuery:
     level: str | None = None
     kind: str | None = None
-    year: int | None = None  # a report year; 0 = plan filings only
+    year: int | None = None  # a report year (or an evaluation's stage); 0 = plan filings only
+    what: str | None = None  # plan | report | evaluation (WHATS)
     status: str | None = None
     city: str | None = None
     office: str | None = None
@@ -123,6 +136,7 @@ def select_rows(rows: list[dict[str, Any]], q: AuditQuery) -> tuple[int, list[di
     out = [r for r in rows
            if (q.level is None or r["level"] == q.level)
            and (q.kind is None or r["kind"] == q.kind)
+           and (q.what is None or r["what"] == q.what)
            and (q.year is None or (r["year"] is None if q.year == 0 else r["year"] == q.year))
            and (q.status is None or r["status"] == q.status)
            and (q.city is None or r["city"] == q.city)
@@ -153,8 +167,10 @@ async def overview(session: AsyncSession, *, self_code: str, today: date, year: 
     """The cards and the subtree tree of the 概览 page for one report year."""
     rows = await audit_rows(session, self_code=self_code, today=today,
                             from_year=min(year, max(2021, today.year - 1)))
-    plans = [r for r in rows if r["year"] is None]
-    reports = [r for r in rows if r["year"] == year]
+    plans = [r for r in rows if r["what"] == "plan"]
+    # annual reports of the year only: evaluations (their own cards, not in the rates below)
+    reports = [r for r in rows if r["what"] == "report" and r["year"] == year]
+    evaluations = [r for r in rows if r["what"] == "evaluation"]
     nodes = {n.code: n for n in (await session.scalars(select(KnownNode))).all()}
     members = sorted({r["code"] for r in rows})
     now = utcnow()
@@ -194,7 +210,8 @@ async def overview(session: AsyncSession, *, self_code: str, today: date, year: 
              "counts": _counts(per.get(c, []))}
             for c in members]
     return {"year": year, "generated_on": today.isoformat(),
-            "plans": _counts(plans), "reports": _counts(reports), "by_level": by_level,
+            "plans": _counts(plans), "reports": _counts(reports),
+            "evaluations": _counts(evaluations), "by_level": by_level,
             "open_warnings": open_warnings, "silent": silent, "tree": tree}
 
 

@@ -186,6 +186,16 @@ def build_docx(doc: Doc) -> bytes:
                 cells = t.add_row().cells
                 for cell, v in zip(cells, row, strict=True):
                     cell.text = cell_text(v)
+            sec = d.sections[-1]
+            usable = ((sec.page_width or Cm(21)) - (sec.left_margin or 0)
+                      - (sec.right_margin or 0)) / 360000  # EMU → cm
+            t.autofit = False
+            widths = column_widths(b, usable)
+            for col, w in zip(t.columns, widths, strict=True):
+                col.width = Cm(w)  # the grid (LibreOffice reads this) …
+            for row_cells in t.rows:
+                for cell, w in zip(row_cells.cells, widths, strict=True):
+                    cell.width = Cm(w)  # … and each cell (Word reads this)
             d.add_paragraph()
         else:
             d.add_picture(io.BytesIO(b.png), width=Cm(b.width_cm))
@@ -196,6 +206,25 @@ def build_docx(doc: Doc) -> bytes:
     out = io.BytesIO()
     d.save(out)
     return out.getvalue()
+
+
+def _shown_len(text: str) -> float:
+    """Printed width in half-width characters (a Chinese character takes two, a capital
+    letter one and a half)."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1.5 if ch.isupper() else 1 for ch in text)
+
+
+def column_widths(table: Table, total_cm: float) -> list[float]:
+    """Column widths (cm) in proportion to each column's longest text, so that codes stay on
+    one line and long reasons get the room; a column's share counts at least 4 and at most 30
+    half-width characters, plus 3 for the cell's padding."""
+    weights: list[float] = []
+    for i, header in enumerate(table.headers):
+        longest = max([_shown_len(str(header))]
+                      + [_shown_len(cell_text(r[i])) for r in table.rows])
+        weights.append(min(max(longest, 4), 30) + 3)  # + the cell's own padding
+    total = sum(weights)
+    return [total_cm * w / total for w in weights]
 
 
 def cell_text(v: Any) -> str:

@@ -37,6 +37,7 @@ OPEN = {"POST /api/v1/auth/token", "POST /api/v1/auth/login", "POST /api/v1/auth
 QUERY_NAMES = {"format", "version", "under", "subtree", "year", "from_year", "after", "limit",
                "page", "size", "level", "kind", "status", "city", "office", "sort", "order",
                "scope", "epoch",  # the feed's: a node's random hex outbox epoch
+               "what",  # the audit's filing kind: plan | report | evaluation (a Literal)
                "q"}  # the audit log's search term: a user name, an action or an entity id
 
 

@@ -36,6 +36,7 @@ import pytest_asyncio
 from openpyxl import load_workbook
 from playwright.async_api import Page, expect
 
+from node.audit.timeliness import STAGES, evaluation_due
 from node.plans.dates import annual_report_due
 from tests.console.conftest import (
     Cluster,
@@ -80,6 +81,15 @@ def filing_words(year: int | None) -> str:
     return "妇女规划备案" if year is None else f"{year}年度妇女规划实施情况报告"
 
 
+# the mid-term (2025) / final (2030) evaluations every office owes once the stage year is
+# among the audited report years (2021 up to last year), due June 30 of the year after (the
+# plan sets no evaluation_due; all joined before): none was filed. A row is office + filing:
+# the 2025 evaluation is a row of its own next to the 2025 report.
+EVALS = {f"evaluation.women.{s}": "overdue" if TODAY > evaluation_due(s) else "pending"
+         for s in STAGES if s < TODAY.year}
+EVAL_WORDS = {2025: "妇女规划中期评估报告", 2030: "妇女规划终期评估报告"}
+
+
 async def backdate_joining(cluster: Cluster) -> None:
     """The province's subtree joined on JOINED (what the audit counts the due reports from)."""
     from sqlalchemy import update
@@ -96,18 +106,20 @@ async def backdate_joining(cluster: Cluster) -> None:
         await engine.dispose()
 
 
-# what the province's audit must hold once the set-up has reached it: (office, report year or
-# None for the plan) → status
-EXPECTED: dict[tuple[str, int | None], str] = {
-    (CITY, None): "on_time", **{(CITY, y): "overdue" for y in YEARS},
-    (DONGSHENG, None): "on_time", (DONGSHENG, YEAR - 2): "overdue",
-    (DONGSHENG, YEAR - 1): "late", (DONGSHENG, YEAR): "late",
-    (KANGBASHI, None): "returned", **{(KANGBASHI, y): "overdue" for y in YEARS},
+# what the province's audit must hold once the set-up has reached it: (office, filing) →
+# status
+EXPECTED: dict[tuple[str, str], str] = {
+    (CITY, "plan.women"): "on_time", **{(CITY, f"report.women.{y}"): "overdue" for y in YEARS},
+    (DONGSHENG, "plan.women"): "on_time", (DONGSHENG, f"report.women.{YEAR - 2}"): "overdue",
+    (DONGSHENG, f"report.women.{YEAR - 1}"): "late", (DONGSHENG, f"report.women.{YEAR}"): "late",
+    (KANGBASHI, "plan.women"): "returned",
+    **{(KANGBASHI, f"report.women.{y}"): "overdue" for y in YEARS},
+    **{(c, f): s for c in NAMES for f, s in EVALS.items()},
 }
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def audit(cluster: Cluster) -> dict[tuple[str, int | None], dict[str, Any]]:
+async def audit(cluster: Cluster) -> dict[tuple[str, str], dict[str, Any]]:
     """The set-up; returns the province's audit rows (for the exact times and days late)."""
     province, city = cluster[PROVINCE], cluster[CITY]
     dongsheng, kangbashi = cluster[DONGSHENG], cluster[KANGBASHI]
@@ -140,13 +152,13 @@ async def audit(cluster: Cluster) -> dict[tuple[str, int | None], dict[str, Any]
     while True:
         page = await province.call("GET", "/api/v1/oversight/filings",
                                    params={"city": CITY, "kind": "women", "size": 500})
-        mine = {(r["code"], r["year"]): r["status"] for r in page["rows"]
+        mine = {(r["code"], r["filing"]): r["status"] for r in page["rows"]
                 if r["code"] in NAMES}
         if mine == EXPECTED:
             break
         assert loop.time() < deadline, f"the province's audit never showed the set-up: {mine}"
         await asyncio.sleep(0.3)
-    return {(r["code"], r["year"]): r for r in page["rows"] if r["code"] in NAMES}
+    return {(r["code"], r["filing"]): r for r in page["rows"] if r["code"] in NAMES}
 
 
 async def choose(page: Page, select: str, label: str) -> None:
@@ -176,7 +188,7 @@ def filing_key(year: int | None) -> str:
 
 
 async def test_province_auditor_overview_audit_export_warnings(
-        audit: dict[tuple[str, int | None], dict[str, Any]], cluster: Cluster,
+        audit: dict[tuple[str, str], dict[str, Any]], cluster: Cluster,
         console: Console) -> None:
     province: Office = cluster[PROVINCE]
     city: Office = cluster[CITY]
@@ -229,13 +241,16 @@ async def test_province_auditor_overview_audit_export_warnings(
     await ui.locator(hook("menu-audit")).click()
     await expect(ui).to_have_url(f"{province.url}/audit")
     await expect(audit_rows(ui).first).to_be_visible()
+    await choose(ui, "audit-what", "年度报告")  # annual reports only: not the evaluations
+    await expect(ui).to_have_url(re.compile(r"what=report"))
     await choose(ui, "audit-level", "县级")
     await expect(ui).to_have_url(re.compile(r"level=county"))
     await choose(ui, "audit-status", "超期未报")
     await expect(ui).to_have_url(re.compile(r"status=overdue"))
     overdue: list[tuple[str, int]] = sorted(  # (reports only: a plan has no due date here)
-        ((c, y) for (c, y), s in EXPECTED.items() if s == "overdue" and c != CITY and y),
-        key=lambda k: (audit[k]["due_on"], k[0]))  # the server's order
+        ((c, int(f.split(".")[2])) for (c, f), s in EXPECTED.items()
+         if s == "overdue" and c != CITY and f.startswith("report.")),
+        key=lambda k: (audit[(k[0], filing_key(k[1]))]["due_on"], k[0]))  # the server's order
     await expect(ui.locator(hook("audit-total"))).to_have_attribute(
         "data-total", str(len(overdue)))
     await expect(audit_rows(ui)).to_have_count(len(overdue))
@@ -273,16 +288,30 @@ async def test_province_auditor_overview_audit_export_warnings(
         assert r[7] is None  # never received
         assert r[9] == (TODAY - annual_report_due(year, DUE_DAY)).days
 
+    # -- the evaluation reports, their own rows in words (same office and year, not merged) -
+    await choose(ui, "audit-what", "中期/终期评估报告")
+    await expect(ui).to_have_url(re.compile(r"what=evaluation"))
+    evals = sorted((c, f) for (c, f), s in EXPECTED.items()
+                   if s == "overdue" and c != CITY and f.startswith("evaluation."))
+    await expect(ui.locator(hook("audit-total"))).to_have_attribute(
+        "data-total", str(len(evals)))
+    assert await shown_rows(ui) == [(c, f, "overdue") for c, f in evals]
+    for i, (code, f) in enumerate(evals):
+        row = audit_rows(ui).nth(i)
+        await expect(row.locator(hook("audit-filing"))).to_have_text(
+            EVAL_WORDS[int(f.split(".")[2])])
+        await expect(row).to_contain_text(audit[(code, f)]["due_on"])
+
     # -- drill into 东胜区 from the tree: only its rows, received in Beijing time -------------
     await ui.locator(hook("menu-overview")).click()
     await ui.locator(hook("tree-node", f'[data-code="{DONGSHENG}"]')).click()
     await expect(ui).to_have_url(re.compile(rf"/audit\?.*office={DONGSHENG}"))
     await expect(ui.locator(hook("audit-office"))).to_have_text(f"仅看：{NAMES[DONGSHENG]}")
-    mine = sorted(((c, y) for c, y in EXPECTED if c == DONGSHENG),
+    mine = sorted(((c, f) for c, f in EXPECTED if c == DONGSHENG),
                   key=lambda k: (["overdue", "returned", "late", "pending", "on_time"]
-                                 .index(EXPECTED[k]), audit[k]["due_on"] or ""))
+                                 .index(EXPECTED[k]), audit[k]["due_on"] or "", k[1]))
     await expect(audit_rows(ui)).to_have_count(len(mine))
-    assert await shown_rows(ui) == [(c, filing_key(y), EXPECTED[(c, y)]) for c, y in mine]
+    assert await shown_rows(ui) == [(c, f, EXPECTED[(c, f)]) for c, f in mine]
     for i, k in enumerate(mine):
         shown, want = audit_rows(ui).nth(i), audit[k]
         await expect(shown).to_contain_text(NAMES[DONGSHENG])
@@ -290,7 +319,7 @@ async def test_province_auditor_overview_audit_export_warnings(
             await expect(shown.locator(hook("audit-received"))).to_have_text(
                 beijing(want["received_at"]))
     late = audit_rows(ui).filter(has_text=filing_words(YEAR))
-    assert audit[(DONGSHENG, YEAR)]["late_days"] == 40
+    assert audit[(DONGSHENG, filing_key(YEAR))]["late_days"] == 40
     await expect(late.locator(hook("audit-status-tag"))).to_have_text("逾期")
     await expect(late.locator(hook("audit-late"))).to_have_text("40 天")
     await expect(audit_rows(ui).filter(has_text=filing_words(None))
@@ -300,10 +329,10 @@ async def test_province_auditor_overview_audit_export_warnings(
     await ui.locator(hook("menu-overview")).click()
     await ui.locator(hook("tree-node", f'[data-code="{KANGBASHI}"]')).click()
     await expect(ui.locator(hook("audit-office"))).to_have_text(f"仅看：{NAMES[KANGBASHI]}")
-    await expect(audit_rows(ui)).to_have_count(4)
+    await expect(audit_rows(ui)).to_have_count(4 + len(EVALS))
     assert {c for c, _, _ in await shown_rows(ui)} == {KANGBASHI}
     plan = audit_rows(ui).filter(has_text=filing_words(None))
-    returned = audit[(KANGBASHI, None)]
+    returned = audit[(KANGBASHI, filing_key(None))]
     await expect(plan.locator(hook("audit-status-tag"))).to_have_text("已退回")
     await expect(plan.locator(hook("audit-received"))).to_have_text(
         beijing(returned["received_at"]))
@@ -358,4 +387,13 @@ async def test_province_auditor_overview_audit_export_warnings(
         # the city's own framework (its plan, v1) reached the child
         await expect(row.locator(hook("sync-framework", '[data-kind="women"]'))) \
             .to_have_attribute("data-held", "1")
+    # -- the province's 工作台: its city's overdue mid-term evaluation, in words ------------
+    # (the province's record of when its subtree joined is the backdated one)
+    await ui.locator(hook("menu-todo")).click()
+    for f, status in EVALS.items():
+        row = ui.locator(hook("todo-row", '[data-kind="child_overdue"]')).filter(
+            has_text=f"{NAMES[CITY]} {EVAL_WORDS[int(f.split('.')[2])]}超期未报")
+        await expect(row).to_have_count(1 if status == "overdue" else 0)
+        if status == "overdue":
+            await expect(row).to_have_attribute("data-severity", "overdue")
     assert not console.page_errors, console.page_errors

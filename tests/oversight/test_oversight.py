@@ -129,7 +129,7 @@ async def test_audit_pages_xlsx_overview_buckets_series(tmp_path: Path,
             # the audit's rows are cached between pages; a new filing shows at once
             await file(c, "150622", "women", 2025, {MMR: (1, 1_000)}, at(2026, 11, 1))
             r = await cl.get("/api/v1/oversight/filings", params={
-                "year": 2025, "office": "150622", "kind": "women"})
+                "year": 2025, "office": "150622", "kind": "women", "what": "report"})
             (now_late,) = r.json()["rows"]
             assert now_late["status"] == "late" and now_late["late_days"] == 215
         async with c.client("150000", viewer) as cl:

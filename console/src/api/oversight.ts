@@ -28,6 +28,8 @@ export interface AuditRow {
   parent: string | null
   city: string | null
   filing: string
+  /** plan 规划备案 | report 年度报告 | evaluation 评估报告 (year: the stage, 2025 / 2030) */
+  what: 'plan' | 'report' | 'evaluation'
   kind: 'women' | 'children'
   year: number | null
   due_on: string | null
@@ -75,6 +77,7 @@ export async function auditPage(f: AuditFilters, page: number, size: number): Pr
       query: {
         level: f.level || undefined,
         kind: f.kind || undefined,
+        what: f.what || undefined,
         year: f.year ?? undefined,
         status: f.status || undefined,
         city: f.city || undefined,

@@ -411,6 +411,11 @@ const en: Messages = {
     noAudit: 'No matching audit entries.',
   },
   oversight: {
+    filingWhat: 'Filing type',
+    whatPlan: 'Plan filings',
+    whatReport: 'Annual reports',
+    whatEvaluation: 'Mid-term / final evaluations',
+    stageYear: '{stage} ({year})',
     filingPlan: '{kind} plan filing',
     filingReport: '{year} annual report, {kind} plan',
     missing: 'Not reported',

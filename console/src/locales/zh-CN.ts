@@ -410,6 +410,11 @@ const zhCN = {
     noAudit: '没有匹配的审计记录。',
   },
   oversight: {
+    filingWhat: '报送类别',
+    whatPlan: '规划备案',
+    whatReport: '年度报告',
+    whatEvaluation: '中期/终期评估报告',
+    stageYear: '{stage}（{year}年）',
     filingPlan: '{kind}规划备案',
     filingReport: '{year}年度{kind}规划实施情况报告',
     missing: '未报',
