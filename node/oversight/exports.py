@@ -8,10 +8,6 @@ from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
-
 STATUS_WORDS = {"on_time": "按时", "late": "逾期报送", "overdue": "超期未报",
                 "returned": "已退回", "pending": "未到期", "not_enrolled": "未接入"}
 LEVEL_WORDS = {"national": "国家级", "province": "省级", "city": "市级", "county": "县级"}
@@ -60,6 +56,10 @@ COLUMNS = [("序号", 6), ("单位代码", 10), ("单位名称", 16), ("层级",
 
 def audit_xlsx(rows: list[dict[str, Any]], *, title: str, zone: ZoneInfo,
                names: dict[str, str], generated_on: date) -> bytes:
+    from openpyxl import Workbook  # on first use (an idle node never loads openpyxl)
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook()
     ws = wb.active
     assert ws is not None

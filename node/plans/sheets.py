@@ -23,9 +23,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils import get_column_letter
-
 from node.plans import units
 from node.plans.document import (
     DocumentError,
@@ -113,6 +110,8 @@ def _nul_in(value: Any, ptr: str = "") -> str | None:
 
 
 def _where(row: int, col: int, header: str) -> str:
+    from openpyxl.utils import get_column_letter
+
     letter = get_column_letter(col)
     return f"第{row}行 {letter}列({header}) row {row}, column {letter}"
 
@@ -122,6 +121,8 @@ def _text(v: Any) -> str:
 
 
 def read_xlsx(source: Path | bytes) -> PlanDocument:
+    from openpyxl import load_workbook  # on first use (an idle node never loads openpyxl)
+
     try:
         wb = load_workbook(BytesIO(source) if isinstance(source, bytes) else source,
                            read_only=True, data_only=True)
@@ -245,6 +246,8 @@ def _row(r: int, values: tuple[Any, ...], pos: dict[str, tuple[int, str]]) -> di
 
 
 def write_xlsx(doc: PlanDocument, title: str = "") -> bytes:
+    from openpyxl import Workbook  # on first use (an idle node never loads openpyxl)
+
     wb = Workbook()
     ws = wb.active
     assert ws is not None

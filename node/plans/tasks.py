@@ -17,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from io import BytesIO
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -243,6 +241,9 @@ def _text(v: Any) -> str:
 
 def write_xlsx(title: str, rows: Sequence[TaskRowIn]) -> bytes:
     """The table laid out as seed 001's 附件: title, header, (section rows,) rows."""
+    from openpyxl import Workbook  # on first use: a node that never exports does not load it
+    from openpyxl.styles import Alignment, Font
+
     links = any(r.indicators for r in rows)
     width = 5 if links else 4
     wb = Workbook()
@@ -290,6 +291,8 @@ def read_xlsx(raw: bytes) -> tuple[str, list[TaskRowIn]]:
 def read_sheet(raw: bytes) -> tuple[str, list[TaskRowIn], list[int]]:
     """:func:`read_xlsx`, with the sheet's row number of each task row."""
     try:
+        from openpyxl import load_workbook
+
         wb = load_workbook(BytesIO(raw), data_only=True)
     except Exception as e:  # openpyxl raises many types for a non-workbook
         raise BadRequest(f"不是可读的 .xlsx 文件 not a readable .xlsx workbook "

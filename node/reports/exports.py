@@ -7,8 +7,6 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from openpyxl import Workbook
-
 AUDIT_COLUMNS = [("code", "单位代码"), ("name", "单位名称"), ("level", "层级"),
                  ("parent", "上级代码"), ("filing", "报送事项"), ("due_on", "截止日期"),
                  ("received_at", "接收时间"), ("receiver", "接收单位"), ("status", "状态"),
@@ -47,6 +45,8 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: list[tuple[str, str]]) -> st
 
 
 def to_xlsx(sheets: list[tuple[str, Sequence[dict[str, Any]], list[tuple[str, str]]]]) -> bytes:
+    from openpyxl import Workbook  # on first use (an idle node never loads openpyxl)
+
     wb = Workbook()
     first = True
     for title, rows, columns in sheets:
